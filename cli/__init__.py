@@ -1,0 +1,1 @@
+"""The `rampart` command (typer): one sub-command group per domain."""

@@ -1,0 +1,24 @@
+"""Entry point of the `rampart` command: registers one sub-command group per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import audit, db, keys, setup
+
+app = typer.Typer(
+    name="rampart",
+    help="Rampart: identity, zero-trust authorization, tokenization vault and compliance evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(setup.init)
+app.command("serve")(setup.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
+
+
+def main() -> None:
+    app()
