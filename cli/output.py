@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sqlalchemy.exc import OperationalError
+
 from core.errors import RampartError
 
 stdout = Console()
@@ -48,3 +50,7 @@ def cli_errors() -> Iterator[None]:
         yield
     except RampartError as exc:
         fail(exc.detail, 2 if exc.status == 503 else 1)
+    except OperationalError as exc:
+        # The driver's message names host and port, never a password (URLs are not echoed).
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        fail(f"the database could not be reached: {reason}", 2)

@@ -1,0 +1,18 @@
+.PHONY: run test lint bench docs
+
+run:  ## Run Rampart on the embedded default (SQLite, local key file, in-process scheduler)
+	bash scripts/bootstrap.sh
+	uv run --frozen rampart serve
+
+test:  ## Set up everything and run lint, types and the whole test suite
+	bash scripts/test.sh
+
+lint:
+	uv run --frozen ruff check . && uv run --frozen ruff format --check . && uv run --frozen mypy
+
+bench:  ## Side-by-side benchmarks against the anchors (prints ratios)
+	bash scripts/bootstrap.sh
+	uv run --frozen python -m benchmarks
+
+docs:  ## Regenerate the settings reference
+	uv run --frozen python -m core.settings_doc > docs/configuration.md

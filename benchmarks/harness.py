@@ -1,0 +1,64 @@
+"""What every benchmark module returns, and how the runner prints it.
+
+A module ``benchmarks/bench_<name>.py`` exposes ``run(quick: bool) -> list[Figure]``; each figure
+is measured in the same run as its anchor, so the ratio compares like with like.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    anchor: str | None = None
+    anchor_value: float | None = None
+    higher_is_better: bool = True
+    target: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times better than the anchor (>1 is better, whichever way the unit points)."""
+        if self.anchor_value in (None, 0) or self.value == 0:
+            return None
+        assert self.anchor_value is not None
+        if self.higher_is_better:
+            return self.value / self.anchor_value
+        return self.anchor_value / self.value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def time_calls(fn: Callable[[], object], *, repeat: int) -> list[float]:
+    """Per-call latencies in seconds."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)

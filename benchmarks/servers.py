@@ -1,0 +1,134 @@
+"""Starts real servers for benchmarks and drives them with wrk (the Debian package)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (OSError, AttributeError):
+            continue
+    return total
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+
+@contextmanager
+def rampart_server(
+    env: dict[str, str] | None = None, workers: int = 1, data_dir: Path | None = None
+) -> Iterator[RunningServer]:
+    """`rampart serve` in a fresh data directory, on a free loopback port."""
+    tmp = Path(tempfile.mkdtemp(prefix="rampart-bench-"))
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "RAMPART_DATA_DIR": str(data_dir or tmp / "var"),
+        "RAMPART_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/rampart"), "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=tmp,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/readyz", timeout=60)
+        yield RunningServer(base, process, Path(full_env["RAMPART_DATA_DIR"]))
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _latency_ms(text: str, pct: str) -> float:
+    match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+
+def run_wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 64,
+    threads: int = 2,
+    script: Path | None = None,
+) -> WrkResult:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (Debian package `wrk`: apt-get install wrk)")
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses:\s+(\d+)", r"Socket errors:.*?timeout (\d+)"):
+        match = re.search(pattern, out)
+        if match:
+            errors += int(match.group(1))
+    return WrkResult(rps, _latency_ms(out, "50"), _latency_ms(out, "99"), errors)

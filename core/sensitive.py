@@ -1,0 +1,90 @@
+"""Recognizes values that must never reach logs, errors or the audit ledger: card numbers
+(Luhn-valid runs of 13-19 digits, spaces or dashes allowed between) and fields named like secrets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+# 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed and logged).
+_CARD_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|^key$|_key$|credential|"
+    r"authorization|cookie|session[_-]?id|pan$|card[_-]?number|cvv|cvc|pin$|otp|totp)",
+    re.IGNORECASE,
+)
+MASK = "[REDACTED]"
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_numbers_in(text: str) -> Iterator[re.Match[str]]:
+    """Luhn-valid 13-19 digit runs in ``text``."""
+    for match in _CARD_CANDIDATE.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            yield match
+
+
+def contains_card_number(text: str) -> bool:
+    return next(card_numbers_in(text), None) is not None
+
+
+def is_secret_name(name: str) -> bool:
+    return _SECRET_NAME.search(name) is not None
+
+
+def mask_card_numbers(text: str) -> str:
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return _CARD_CANDIDATE.sub(
+        lambda m: MASK if luhn_valid(re.sub(r"[ -]", "", m.group())) else m.group(), text
+    )
+
+
+def find_secrets(value: Any, path: str = "$") -> list[str]:
+    """JSON paths in ``value`` holding a card number or keyed like a secret; empty when clean."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}"
+            if is_secret_name(str(key)) and item not in (None, "", [], {}):
+                found.append(child)
+            else:
+                found.extend(find_secrets(item, child))
+            if contains_card_number(str(key)):
+                found.append(child + " (key)")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found.extend(find_secrets(item, f"{path}[{index}]"))
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        if contains_card_number(str(value)):
+            found.append(path)
+    return found
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with card numbers and secret-named fields masked (for logs)."""
+    if isinstance(value, Mapping):
+        return {
+            key: (MASK if is_secret_name(str(key)) and item not in (None, "") else redact(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    if isinstance(value, int) and not isinstance(value, bool) and contains_card_number(str(value)):
+        return MASK
+    return value
