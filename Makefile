@@ -11,8 +11,7 @@ lint:
 	uv run --frozen ruff check . && uv run --frozen ruff format --check . && uv run --frozen mypy
 
 bench:  ## Side-by-side benchmarks against the anchors (prints ratios)
-	bash scripts/bootstrap.sh
-	uv run --frozen python -m benchmarks
+	bash scripts/bench.sh
 
 docs:  ## Regenerate the settings reference
 	uv run --frozen python -m core.settings_doc > docs/configuration.md
