@@ -57,4 +57,6 @@ def initialize(settings: Settings) -> InitReport:
 
 def ensure_keys(settings: Settings) -> list[str]:
     """Create the key-encryption and signing keys the configured KMS needs, if missing."""
-    return []
+    from core.kms.service import ensure_kms_keys
+
+    return ensure_kms_keys()

@@ -9,6 +9,8 @@ from typing import Any
 
 # 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed and logged).
 _CARD_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# Canonical UUIDs can hold Luhn-valid dash-separated digit runs (~0.1% of them); they are ids.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _SECRET_NAME = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|^key$|_key$|credential|"
     r"authorization|cookie|session[_-]?id|pan$|card[_-]?number|cvv|cvc|pin$|otp|totp)",
@@ -29,9 +31,16 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _without_uuids(text: str) -> str:
+    """``text`` with every canonical UUID blanked out, keeping positions unchanged."""
+    if "-" not in text:
+        return text
+    return _UUID.sub(lambda m: "u" * len(m.group()), text)
+
+
 def card_numbers_in(text: str) -> Iterator[re.Match[str]]:
-    """Luhn-valid 13-19 digit runs in ``text``."""
-    for match in _CARD_CANDIDATE.finditer(text):
+    """Luhn-valid 13-19 digit runs in ``text`` (canonical UUIDs are not card numbers)."""
+    for match in _CARD_CANDIDATE.finditer(_without_uuids(text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             yield match
@@ -48,9 +57,10 @@ def is_secret_name(name: str) -> bool:
 def mask_card_numbers(text: str) -> str:
     if not any(ch.isdigit() for ch in text):
         return text
-    return _CARD_CANDIDATE.sub(
-        lambda m: MASK if luhn_valid(re.sub(r"[ -]", "", m.group())) else m.group(), text
-    )
+    matches = list(card_numbers_in(text))
+    for match in reversed(matches):
+        text = text[: match.start()] + MASK + text[match.end() :]
+    return text
 
 
 def find_secrets(value: Any, path: str = "$") -> list[str]:

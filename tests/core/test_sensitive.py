@@ -1,0 +1,65 @@
+"""What counts as secret: card numbers (Luhn, 13-19 digits, grouped or not) and secret names."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.ids import uuid7
+from core.sensitive import (
+    MASK,
+    contains_card_number,
+    find_secrets,
+    luhn_valid,
+    mask_card_numbers,
+    redact,
+)
+
+TEST_PANS = ["4111111111111111", "5555555555554444", "378282246310005", "6011111111111117"]
+
+
+def test_known_test_card_numbers_are_found_in_every_spelling() -> None:
+    for pan in TEST_PANS:
+        assert contains_card_number(pan)
+        assert contains_card_number(f"card {pan[:4]} {pan[4:8]} {pan[8:12]} {pan[12:]} end")
+        assert contains_card_number("-".join(pan[i : i + 4] for i in range(0, len(pan), 4)))
+
+
+def test_luhn_invalid_and_wrong_lengths_are_not_card_numbers() -> None:
+    assert not contains_card_number("4111111111111112")  # Luhn fails
+    assert not contains_card_number("411111111111")  # 12 digits
+    assert not contains_card_number("41111111111111111111")  # 20 digits, part of a longer run
+
+
+def test_uuids_are_never_taken_for_card_numbers() -> None:
+    # ~0.1% of UUIDs hold a Luhn-valid grouped run; 20k samples make a miss near-certain.
+    for _ in range(10_000):
+        for value in (str(uuid7()), str(uuid.uuid4())):
+            assert not contains_card_number(value), value
+            assert find_secrets({"resource": f"data_key:{value}"}) == []
+
+
+def test_masking_keeps_the_rest_of_the_text() -> None:
+    text = "paid with 4111 1111 1111 1111 by order 42"
+    assert mask_card_numbers(text) == f"paid with {MASK} by order 42"
+
+
+def test_find_secrets_names_paths_never_values() -> None:
+    found = find_secrets({"user": {"password": "hunter2"}, "notes": ["ok", 4111111111111111]})
+    assert found == ["$.user.password", "$.notes[1]"]
+    assert all("hunter2" not in p and "4111" not in p for p in found)
+
+
+def test_redact_masks_secret_fields_and_card_numbers() -> None:
+    assert redact({"token": "abc", "note": "4111111111111111", "n": 3}) == {
+        "token": MASK,
+        "note": MASK,
+        "n": 3,
+    }
+
+
+@given(st.text(alphabet="0123456789", min_size=13, max_size=19))
+def test_contains_card_number_agrees_with_luhn(digits: str) -> None:
+    assert contains_card_number(digits) == luhn_valid(digits)
