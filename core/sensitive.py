@@ -1,5 +1,5 @@
 """Recognizes values that must never reach logs, errors or the audit ledger: card numbers
-(Luhn-valid runs of 13-19 digits, spaces or dashes allowed between) and fields named like secrets."""
+(Luhn-valid runs of 13-19 digits, spaces or dashes allowed) and fields named like secrets."""
 
 from __future__ import annotations
 
@@ -78,9 +78,12 @@ def find_secrets(value: Any, path: str = "$") -> list[str]:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             found.extend(find_secrets(item, f"{path}[{index}]"))
-    elif isinstance(value, str | int) and not isinstance(value, bool):
-        if contains_card_number(str(value)):
-            found.append(path)
+    elif (
+        isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and contains_card_number(str(value))
+    ):
+        found.append(path)
     return found
 
 
