@@ -8,7 +8,9 @@ from cli.output import JsonOption, cli_errors, print_json, stdout
 from core import migrations
 from core.database import get_engine
 
-app = typer.Typer(help="Database schema: upgrade and show the current revision.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema: upgrade and show the current revision.", no_args_is_help=True
+)
 
 
 @app.command("upgrade")
@@ -32,10 +34,9 @@ def current(json_output: bool = JsonOption) -> None:
         engine = get_engine()
         applied = migrations.current_revisions(engine)
         heads = migrations.head_revisions(engine)
+        up_to_date = migrations.is_up_to_date(engine)
     if json_output:
-        print_json(
-            {"current": sorted(applied), "heads": sorted(heads), "up_to_date": applied == heads}
-        )
+        print_json({"current": sorted(applied), "heads": sorted(heads), "up_to_date": up_to_date})
         return
-    state = "up to date" if applied == heads else f"behind (heads: {', '.join(sorted(heads))})"
+    state = "up to date" if up_to_date else f"behind (heads: {', '.join(sorted(heads))})"
     stdout.print(f"current: {', '.join(sorted(applied)) or '(none)'} — {state}")

@@ -62,9 +62,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Writers take the lock at BEGIN so two writers never deadlock upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    # Writers take the lock at BEGIN so two writers never deadlock upgrading a read lock;
+    # read-only units of work (long scans such as audit verification) take a snapshot only.
+    if conn.get_execution_options().get("rampart_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
@@ -75,7 +79,7 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -96,13 +100,25 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
 
 
+@functools.cache
+def get_read_only_sessionmaker() -> sessionmaker[Session]:
+    """Sessions for reads that must not block writers (SQLite: no write lock at BEGIN)."""
+    engine = get_engine().execution_options(rampart_read_only=True)
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+def unit_of_work(
+    factory: sessionmaker[Session] | None = None, *, read_only: bool = False
+) -> Iterator[Session]:
     """The transaction boundary: commit when the block ends, roll back when it raises.
 
+    ``read_only`` work never takes SQLite's write lock (and must not write).
     A database that cannot be reached becomes :class:`DatabaseUnavailable` (503), never a 500.
     """
-    session = (factory or get_sessionmaker())()
+    if factory is None:
+        factory = get_read_only_sessionmaker() if read_only else get_sessionmaker()
+    session = factory()
     try:
         yield session
         session.commit()
@@ -124,3 +140,4 @@ def reset_engine_cache() -> None:
         get_engine().dispose()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
+    get_read_only_sessionmaker.cache_clear()

@@ -38,5 +38,15 @@ def head_revisions(engine: Engine) -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
 
 
+def applied_revisions(engine: Engine) -> set[str]:
+    """Every revision the database has, including those implied by branch dependencies
+    (alembic keeps only the newest of each line in its version table)."""
+    current = current_revisions(engine)
+    if not current:
+        return set()
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return {r.revision for r in script.revision_map.iterate_revisions(tuple(current), "base")}
+
+
 def is_up_to_date(engine: Engine) -> bool:
-    return current_revisions(engine) == head_revisions(engine)
+    return head_revisions(engine) <= applied_revisions(engine)
