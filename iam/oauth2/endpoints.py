@@ -1,0 +1,212 @@
+"""HTTP endpoints of the provider. The body is read on the event loop; authlib and the database
+run in the threadpool, one unit of work per request. OAuth endpoints answer in the RFC 6749 error
+format (never problem+json, never a 500 for a malformed request)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from core.database import unit_of_work
+from core.errors import RampartError
+from core.logging import get_logger
+from core.settings import get_settings
+from iam.keys.service import clear_signing_key_cache, ensure_signing_key, published_jwks
+from iam.oauth2 import discovery
+from iam.oauth2.authorization_server import AuthorizationServer
+from iam.oauth2.authorize import authorize
+from iam.oauth2.logout import end_session
+from iam.oauth2.pages import error_page
+from iam.oauth2.requests import RequestSnapshot
+from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
+from iam.oauth2.userinfo_endpoint import userinfo
+
+router = APIRouter(tags=["oauth2"])
+log = get_logger(__name__)
+
+MAX_FORM_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class MalformedRequest(Exception):
+    """The HTTP request cannot even be read as OAuth parameters."""
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _snapshot(request: Request, *, form_required: bool) -> RequestSnapshot:
+    form: list[tuple[str, str]] = []
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != FORM_TYPE and (form_required or content_type):
+            raise MalformedRequest(f"the body must be {FORM_TYPE}")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise MalformedRequest("the body is too large")
+        try:
+            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedRequest("the body is not valid form data") from exc
+    try:
+        query = parse_qsl(request.url.query, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedRequest("the query string is not valid") from exc
+    issuer = get_settings().issuer
+    url = issuer + request.url.path + (("?" + request.url.query) if request.url.query else "")
+    return RequestSnapshot(
+        method=request.method,
+        url=url,
+        query=query,
+        form=form,
+        headers=request.headers,
+    )
+
+
+def _in_transaction(work: Callable[[Any], Response]) -> Response:
+    with unit_of_work() as db:
+        return work(db)
+
+
+async def _run_oauth(
+    request: Request, work: Callable[[Any, RequestSnapshot], Response]
+) -> Response:
+    """Token-style endpoints: JSON errors in RFC 6749 form, 503 when a dependency is down."""
+    try:
+        snapshot = await _snapshot(request, form_required=True)
+    except MalformedRequest as exc:
+        return oauth_error("invalid_request", str(exc))
+    try:
+        return await run_in_threadpool(_in_transaction, lambda db: work(db, snapshot))
+    except RampartError as exc:
+        if exc.status == 503:
+            return oauth_error("temporarily_unavailable", exc.detail, 503)
+        log.warning("oauth endpoint refused", path=request.url.path, error=type(exc).__name__)
+        return oauth_error("invalid_request", exc.detail)
+
+
+def _repeated(snapshot: RequestSnapshot) -> str | None:
+    seen: set[str] = set()
+    for name, _ in snapshot.form:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _token(db: Any, snapshot: RequestSnapshot) -> Response:
+    repeated = _repeated(snapshot)
+    if repeated:
+        return oauth_error("invalid_request", f"'{repeated}' is given more than once.")
+    response: Response = AuthorizationServer(db).create_token_response(snapshot)
+    return response
+
+
+@router.post(discovery.TOKEN_PATH, include_in_schema=False)
+async def token_endpoint(request: Request) -> Response:
+    return await _run_oauth(request, _token)
+
+
+@router.post(discovery.INTROSPECT_PATH, include_in_schema=False)
+async def introspection_endpoint(request: Request) -> Response:
+    def work(db: Any, snapshot: RequestSnapshot) -> Response:
+        server = AuthorizationServer(db)
+        return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
+
+    return await _run_oauth(request, work)
+
+
+@router.post(discovery.REVOKE_PATH, include_in_schema=False)
+async def revocation_endpoint(request: Request) -> Response:
+    def work(db: Any, snapshot: RequestSnapshot) -> Response:
+        server = AuthorizationServer(db)
+        return server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
+
+    return await _run_oauth(request, work)
+
+
+@router.api_route(discovery.AUTHORIZE_PATH, methods=["GET", "POST"], include_in_schema=False)
+async def authorization_endpoint(request: Request) -> Response:
+    try:
+        snapshot = await _snapshot(request, form_required=request.method == "POST")
+    except MalformedRequest as exc:
+        return error_page("invalid_request", str(exc))
+    try:
+        return await run_in_threadpool(_in_transaction, lambda db: authorize(db, snapshot, request))
+    except RampartError as exc:
+        return error_page(
+            "temporarily_unavailable" if exc.status == 503 else "invalid_request",
+            exc.detail,
+            exc.status,
+        )
+
+
+@router.api_route(discovery.USERINFO_PATH, methods=["GET", "POST"], include_in_schema=False)
+async def userinfo_endpoint(request: Request) -> Response:
+    authorization = request.headers.get("authorization")
+    try:
+        return await run_in_threadpool(_in_transaction, lambda db: userinfo(db, authorization))
+    except RampartError as exc:
+        return oauth_error(
+            "temporarily_unavailable" if exc.status == 503 else "invalid_request",
+            exc.detail,
+            exc.status,
+        )
+
+
+@router.api_route(discovery.LOGOUT_PATH, methods=["GET", "POST"], include_in_schema=False)
+async def end_session_endpoint(request: Request) -> Response:
+    try:
+        snapshot = await _snapshot(request, form_required=request.method == "POST")
+    except MalformedRequest as exc:
+        return error_page("invalid_request", str(exc))
+    pairs = snapshot.query if request.method == "GET" else snapshot.form
+    params = dict(pairs)
+    return await run_in_threadpool(
+        _in_transaction, lambda db: end_session(db, params, request, method=request.method)
+    )
+
+
+def _metadata_response() -> Response:
+    return Response(
+        orjson.dumps(discovery.provider_metadata()),
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+def openid_configuration() -> Response:
+    return _metadata_response()
+
+
+@router.get("/.well-known/oauth-authorization-server", include_in_schema=False)
+def authorization_server_metadata() -> Response:
+    return _metadata_response()
+
+
+@router.get(discovery.JWKS_PATH, include_in_schema=False)
+def jwks() -> Response:
+    with unit_of_work() as db:
+        document = published_jwks(db)
+        if not document["keys"]:
+            ensure_signing_key(db)  # first start: `rampart init` normally made it already
+            clear_signing_key_cache()
+            document = published_jwks(db)
+    # Short: verifiers must see a new key soon after a rotation.
+    return Response(
+        orjson.dumps(document),
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=60"},
+    )

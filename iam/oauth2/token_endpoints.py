@@ -1,0 +1,152 @@
+"""Introspection (RFC 7662) and revocation (RFC 7009) on authlib's endpoints: a JWT access token
+is recognized by its signature and tracked by ``jti``; a refresh token by its hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from sqlalchemy.orm import Session
+
+from core.audit.service import record_event
+from core.settings import get_settings
+from iam.keys.service import verification_key
+from iam.oauth2 import token_store
+from iam.oauth2.requests import RampartOAuth2Request
+from iam.oauth2.token_store import RefreshLookup
+from iam.oauth2.verification import TokenRejected, verify_access_token_any_audience
+
+_CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+_INTROSPECTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
+_USER_CLAIMS = ("auth_time", "acr", "amr", "sid")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenRecord:
+    claims: dict[str, Any]
+    revoked: bool
+
+    kind = "access_token"
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims.get("client_id", ""))
+
+    def check_client(self, client: Any) -> bool:
+        return bool(self.client_id == client.get_client_id())
+
+    def is_expired(self) -> bool:
+        return False  # the verifier refused expired tokens already
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRecord:
+    lookup: RefreshLookup
+
+    kind = "refresh_token"
+
+    @property
+    def client_id(self) -> str:
+        return self.lookup.family.client_id
+
+    def check_client(self, client: Any) -> bool:
+        return bool(self.client_id == client.get_client_id())
+
+    def is_expired(self) -> bool:
+        return not self.lookup.usable and self.lookup.family.revoked_at is None
+
+    def is_revoked(self) -> bool:
+        return self.lookup.family.revoked_at is not None or not self.lookup.is_current
+
+
+TokenRecord = AccessTokenRecord | RefreshTokenRecord
+
+
+def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
+    """The token as this provider knows it, whatever the hint says (the hint is only a hint)."""
+    if not isinstance(token, str) or not token or len(token) > 16384:
+        return None
+    if token.startswith(token_store.REFRESH_TOKEN_PREFIX):
+        lookup = token_store.find_refresh_token(db, token)
+        return RefreshTokenRecord(lookup) if lookup else None
+    if token.count(".") != 2:
+        return None
+    try:
+        verified = verify_access_token_any_audience(
+            token,
+            keys=lambda kid: verification_key(db, kid),
+            issuer=get_settings().issuer,
+            leeway=0,
+        )
+    except TokenRejected:
+        return None
+    jti = verified.jti
+    return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_access_revoked(db, jti))
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = _CONFIDENTIAL_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return find_token(self.server.db, token_string, token_type_hint)
+
+    def check_permission(
+        self, token: TokenRecord, client: Any, request: RampartOAuth2Request
+    ) -> bool:
+        # Any authenticated confidential client (resource servers are clients) may introspect
+        # access tokens; refresh tokens only by the client they were issued to.
+        if isinstance(token, RefreshTokenRecord):
+            return token.check_client(client)
+        return True
+
+    def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
+        if isinstance(token, AccessTokenRecord):
+            claims = token.claims
+            body: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+            for name in (*_INTROSPECTED_CLAIMS, *_USER_CLAIMS):
+                if name in claims:
+                    body[name] = claims[name]
+            return body
+        family = token.lookup.family
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": family.client_id,
+            "sub": str(family.user_id),
+            "scope": family.scope,
+            "iss": get_settings().issuer,
+            "iat": int(token.lookup.token.created_at.timestamp()),
+            "exp": int(family.expires_at.timestamp()),
+        }
+
+
+class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = [*_CONFIDENTIAL_METHODS, "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return find_token(self.server.db, token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenRecord, request: RampartOAuth2Request) -> None:
+        db = self.server.db
+        details: dict[str, Any] = {"client_id": token.client_id, "kind": token.kind}
+        if isinstance(token, AccessTokenRecord):
+            jti = str(token.claims["jti"])
+            expires_at = datetime.fromtimestamp(int(token.claims["exp"]), UTC)
+            token_store.revoke_access_jti(db, jti, token.client_id, expires_at, "revoked_by_client")
+            details["jti"] = jti
+        else:
+            family = token.lookup.family
+            details["family_id"] = str(family.id)
+            details["revoked_jti"] = token_store.revoke_family(db, family, "revoked_by_client")
+        record_event(
+            db,
+            event_type="oauth2.token.revoked",
+            resource=f"oauth2_client:{token.client_id}",
+            details=details,
+        )

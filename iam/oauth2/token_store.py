@@ -1,0 +1,277 @@
+"""What the provider remembers about tokens: hashed authorization codes and refresh tokens
+(families with a monotonic generation), and revoked access-token ids until they expire.
+
+Codes and refresh tokens are 256-bit random strings, so a plain SHA-256 is enough to make the
+stored value useless to a thief; access tokens are JWTs and only their ``jti`` is kept, and only
+once revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.audit.service import record_event
+from core.clock import utcnow
+from iam.oauth2.models import (
+    AuthorizationCode,
+    RefreshFamily,
+    RefreshToken,
+    RevokedAccessToken,
+    UsedClientAssertion,
+)
+
+REFRESH_TOKEN_PREFIX = "rpr_"  # noqa: S105 - the public prefix
+
+
+def opaque_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccess:
+    """The access token minted in this request, remembered next to what it came from."""
+
+    jti: str
+    expires_at: datetime
+
+
+# ---- authorization codes -------------------------------------------------------------------
+
+
+def find_code(db: Session, code: str, *, lock: bool = False) -> AuthorizationCode | None:
+    query = select(AuthorizationCode).where(AuthorizationCode.code_hash == opaque_hash(code))
+    if lock:
+        query = query.with_for_update()
+    return db.execute(query).scalar_one_or_none()
+
+
+def mark_code_used(db: Session, row: AuthorizationCode) -> bool:
+    """Set ``used_at`` unless someone did first (conditional update: two racing redemptions
+    cannot both win)."""
+    result = db.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    won = bool(getattr(result, "rowcount", 0) == 1)
+    db.refresh(row)
+    return won
+
+
+def revoke_code_descendants(db: Session, row: AuthorizationCode, reason: str) -> None:
+    """A replayed code: revoke the access token and the refresh family issued from it."""
+    if row.issued_access_jti and row.issued_access_expires_at:
+        revoke_access_jti(
+            db, row.issued_access_jti, row.client_id, row.issued_access_expires_at, reason
+        )
+    if row.issued_family_id is not None:
+        family = db.get(RefreshFamily, row.issued_family_id)
+        if family is not None:
+            revoke_family(db, family, reason)
+
+
+# ---- refresh-token families ----------------------------------------------------------------
+
+
+def start_family(
+    db: Session,
+    *,
+    client_id: str,
+    user_id: UUID,
+    scope: str,
+    auth_time: datetime,
+    amr: list[str],
+    acr: str | None,
+    sid: str | None,
+    lifetime_seconds: int,
+) -> RefreshFamily:
+    now = utcnow()
+    family = RefreshFamily(
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        auth_time=auth_time,
+        amr=amr,
+        acr=acr,
+        sid=sid,
+        current_generation=0,
+        created_at=now,
+        expires_at=now + timedelta(seconds=lifetime_seconds),
+    )
+    db.add(family)
+    db.flush()
+    return family
+
+
+def add_generation(
+    db: Session, family: RefreshFamily, token: str, access: IssuedAccess
+) -> RefreshToken:
+    """Store the next generation; the unique (family, generation) index makes two concurrent
+    rotations of the same token collide instead of forking the family."""
+    family.current_generation += 1
+    row = RefreshToken(
+        family_id=family.id,
+        generation=family.current_generation,
+        token_hash=opaque_hash(token),
+        created_at=utcnow(),
+        access_jti=access.jti,
+        access_expires_at=access.expires_at,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshLookup:
+    token: RefreshToken
+    family: RefreshFamily
+
+    @property
+    def is_current(self) -> bool:
+        return self.token.generation == self.family.current_generation
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.is_current and self.family.revoked_at is None and self.family.expires_at > utcnow()
+        )
+
+
+def find_refresh_token(db: Session, token: str, *, lock: bool = False) -> RefreshLookup | None:
+    """The generation and its family; ``lock`` holds the family row (PostgreSQL) so two
+    concurrent rotations of one token are serialized: the second one is seen as reuse."""
+    if not token.startswith(REFRESH_TOKEN_PREFIX) or len(token) > 200:
+        return None
+    query = (
+        select(RefreshToken, RefreshFamily)
+        .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+        .where(RefreshToken.token_hash == opaque_hash(token))
+    )
+    if lock:
+        query = query.with_for_update(of=RefreshFamily)
+    row = db.execute(query).one_or_none()
+    if row is None:
+        return None
+    return RefreshLookup(token=row[0], family=row[1])
+
+
+def revoke_family(db: Session, family: RefreshFamily, reason: str) -> list[str]:
+    """Revoke every generation and every still-live access token issued with them."""
+    if family.revoked_at is None:
+        family.revoked_at = utcnow()
+        family.revoked_reason = reason
+    now = utcnow()
+    tokens = db.execute(
+        select(RefreshToken.access_jti, RefreshToken.access_expires_at).where(
+            RefreshToken.family_id == family.id, RefreshToken.access_expires_at > now
+        )
+    ).all()
+    jtis = [jti for jti, expires_at in tokens]
+    for jti, expires_at in tokens:
+        revoke_access_jti(db, jti, family.client_id, expires_at, reason)
+    db.flush()
+    return jtis
+
+
+def revoke_families_of_client(db: Session, client_id: str, reason: str) -> int:
+    families = db.execute(
+        select(RefreshFamily).where(
+            RefreshFamily.client_id == client_id, RefreshFamily.revoked_at.is_(None)
+        )
+    ).scalars()
+    count = 0
+    for family in families:
+        revoke_family(db, family, reason)
+        count += 1
+    return count
+
+
+def revoke_families_of_session(db: Session, sid: str, reason: str) -> int:
+    families = db.execute(
+        select(RefreshFamily).where(RefreshFamily.sid == sid, RefreshFamily.revoked_at.is_(None))
+    ).scalars()
+    count = 0
+    for family in families:
+        revoke_family(db, family, reason)
+        count += 1
+    return count
+
+
+# ---- revoked access tokens -----------------------------------------------------------------
+
+
+def revoke_access_jti(
+    db: Session, jti: str, client_id: str, expires_at: datetime, reason: str
+) -> None:
+    """Idempotent: a jti already revoked stays revoked with its first reason."""
+    if expires_at <= utcnow() or db.get(RevokedAccessToken, jti) is not None:
+        return
+    try:
+        with db.begin_nested():
+            db.add(
+                RevokedAccessToken(
+                    jti=jti, client_id=client_id, expires_at=expires_at, reason=reason
+                )
+            )
+    except IntegrityError:
+        pass  # revoked concurrently: same outcome
+    revocation_cache_invalidate(jti)
+
+
+def is_access_revoked(db: Session, jti: str) -> bool:
+    return db.get(RevokedAccessToken, jti) is not None
+
+
+def revocation_cache_invalidate(_jti: str) -> None:
+    """Hook kept for a future in-process cache; correctness first: every check reads the table."""
+
+
+def record_assertion_jti(db: Session, client_id: str, jti: str, expires_at: datetime) -> bool:
+    """False when this client already used ``jti`` (a replayed private_key_jwt assertion)."""
+    key = opaque_hash(f"{client_id}\x00{jti}")
+    if db.get(UsedClientAssertion, key) is not None:
+        return False
+    try:
+        with db.begin_nested():
+            db.add(UsedClientAssertion(jti_hash=key, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_expired(db: Session) -> dict[str, int]:
+    """Drop what can no longer matter: expired codes, revoked jtis and assertion ids past their
+    expiry, expired families. For the scheduled cleanup job."""
+    now = utcnow()
+    counts: dict[str, int] = {}
+    statements: Iterable[tuple[str, object]] = (
+        (
+            "codes",
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(days=1)),
+        ),
+        ("revoked_jtis", delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)),
+        ("assertions", delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now)),
+        ("families", delete(RefreshFamily).where(RefreshFamily.expires_at < now)),
+    )
+    for name, statement in statements:
+        result = db.execute(statement)  # type: ignore[call-overload]
+        counts[name] = int(getattr(result, "rowcount", 0) or 0)
+    db.flush()
+    if any(counts.values()):
+        record_event(db, event_type="oauth2.tokens.purged", details=counts)
+    return counts
