@@ -50,6 +50,7 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         log_config=None,
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
     )

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
         description="Local key-encryption key file (mode 0600). Default: `keys.json` in the data dir.",
     )
     vault_addr: str = Field(
-        default="http://127.0.0.1:8200", description="OpenBao/Vault address for `RAMPART_KMS=vault`."
+        default="http://127.0.0.1:8200",
+        description="OpenBao/Vault address for `RAMPART_KMS=vault`.",
     )
     vault_token: SecretStr | None = Field(
         default=None, description="Vault token (token auth). Leave empty to use AppRole."
@@ -79,6 +80,31 @@ class Settings(BaseSettings):
     )
     key_cache_ttl: float = Field(
         default=300.0, ge=0, description="Seconds an unwrapped data-encryption key stays cached."
+    )
+
+    vault_deterministic_types: list[str] = Field(
+        default=[],
+        description=(
+            "Vault token types issued deterministically (same value -> same token per tenant), "
+            'as JSON: `["email"]`. Every other type gets random tokens. SAD never.'
+        ),
+    )
+    vault_sad_ttl_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=3600,
+        description="Default life of sensitive authentication data tokens (CVC...), at most 1 h.",
+    )
+    vault_proxy_destinations: list[str] = Field(
+        default=[],
+        description=(
+            "Allow-listed upstream base URLs for the vault proxies, as JSON "
+            '(`["https://gateway.example/"]`); anything else is refused.'
+        ),
+    )
+    vault_proxy_allow_private: bool = Field(
+        default=False,
+        description="Let the vault proxies reach private and loopback addresses (tests, labs).",
     )
 
     redis_url: str | None = Field(
@@ -108,6 +134,86 @@ class Settings(BaseSettings):
     )
     hsts_seconds: int = Field(
         default=31536000, ge=0, description="HSTS max-age sent on responses served over https."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated peer IPs whose X-Forwarded-Proto is believed (`*`: any); "
+            "empty: none."
+        ),
+    )
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per HTTP request (the `/metrics` counters exist either way).",
+    )
+
+    # Accounts, login sessions and MFA (iam/accounts, iam/sessions, iam/mfa, iam/pages).
+    password_hash_memory_kib: int = Field(
+        default=19456, ge=8, description="argon2id memory cost in KiB (OWASP: 19456)."
+    )
+    password_hash_iterations: int = Field(
+        default=2, ge=1, description="argon2id time cost (OWASP: 2 with 19 MiB)."
+    )
+    password_hash_parallelism: int = Field(
+        default=1, ge=1, description="argon2id parallelism (OWASP: 1)."
+    )
+    lockout_threshold: int = Field(
+        default=10,
+        ge=1,
+        le=10,
+        description="Consecutive failed logins that lock an account (PCI DSS 8.3.4: at most 10).",
+    )
+    lockout_minutes: int = Field(
+        default=30, ge=30, description="Minutes a locked account stays locked (PCI DSS: >= 30)."
+    )
+    login_throttle_failures: int = Field(
+        default=50,
+        ge=1,
+        description="Failed logins from one client IP within the window that block it.",
+    )
+    login_throttle_window_seconds: int = Field(
+        default=900, ge=1, description="Window, and block length, of the per-source login throttle."
+    )
+    session_idle_timeout: int = Field(
+        default=900,
+        ge=60,
+        description="Seconds of inactivity that end a login session (PCI DSS 8.2.8).",
+    )
+    session_max_lifetime: int = Field(
+        default=43200, ge=300, description="Absolute lifetime of a login session in seconds."
+    )
+    inactive_account_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days without login after which an account is disabled (8.2.6).",
+    )
+    brand_name: str = Field(default="Rampart", description="Product name shown on login pages.")
+    brand_logo_url: str | None = Field(
+        default=None, description="Logo on login pages: a same-origin path or a data:image URI."
+    )
+    brand_color: str = Field(
+        default="#1d4ed8",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="Accent colour of login pages (#rrggbb).",
+    )
+
+    access_token_ttl: int = Field(
+        default=600, ge=30, le=86400, description="Seconds an OAuth access token (JWT) is valid."
+    )
+    id_token_ttl: int = Field(
+        default=600, ge=30, le=86400, description="Seconds an OIDC ID token is valid."
+    )
+    refresh_token_ttl: int = Field(
+        default=2592000,
+        ge=300,
+        description="Seconds a refresh token family lives from the login that started it.",
+    )
+    authorization_code_ttl: int = Field(
+        default=60, ge=10, le=600, description="Seconds an authorization code can be redeemed."
+    )
+    signing_alg: Literal["ES256", "EdDSA", "RS256"] = Field(
+        default="ES256",
+        description="Algorithm of new token-signing keys (existing keys keep theirs until rotated).",
     )
 
     @property
