@@ -95,17 +95,6 @@ class Settings(BaseSettings):
         le=3600,
         description="Default life of sensitive authentication data tokens (CVC...), at most 1 h.",
     )
-    vault_proxy_destinations: list[str] = Field(
-        default=[],
-        description=(
-            "Allow-listed upstream base URLs for the vault proxies, as JSON "
-            '(`["https://gateway.example/"]`); anything else is refused.'
-        ),
-    )
-    vault_proxy_allow_private: bool = Field(
-        default=False,
-        description="Let the vault proxies reach private and loopback addresses (tests, labs).",
-    )
 
     redis_url: str | None = Field(
         default=None,
@@ -131,6 +120,57 @@ class Settings(BaseSettings):
     scheduler: Literal["embedded", "off"] = Field(
         default="embedded",
         description="`embedded`: scheduler and worker pool run inside `serve`; `off`: external workers.",
+    )
+    jobs_engine: Literal["database", "dramatiq"] = Field(
+        default="database",
+        description=(
+            "`database`: jobs queue in the database, worked inside `serve`; `dramatiq`: "
+            "published to the broker and worked by `rampart worker`."
+        ),
+    )
+    jobs_broker_url: str | None = Field(
+        default=None, description="Dramatiq broker (Redis) URL; default: `RAMPART_REDIS_URL`."
+    )
+    jobs_broker_namespace: str = Field(
+        default="rampart", description="Prefix of the broker's keys and queue names."
+    )
+    jobs_concurrency: int = Field(default=2, ge=1, description="Worker threads per process.")
+    jobs_queues: str = Field(
+        default="default", description="Comma-separated queues this process works."
+    )
+    jobs_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often an idle worker looks for queued runs."
+    )
+    jobs_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A run whose worker stops heartbeating for this long is run again.",
+    )
+    jobs_max_scheduler_sleep: float = Field(
+        default=1.0, gt=0, description="Longest the scheduler sleeps between ticks (seconds)."
+    )
+    jobs_misfire_grace_seconds: float = Field(
+        default=30.0, gt=0, description="A slot later than this counts as missed (catch-up)."
+    )
+    jobs_max_catch_up_slots: int = Field(
+        default=100, ge=1, description="Most missed slots one schedule runs after a restart."
+    )
+    jobs_republish_after_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Dramatiq: a queued run with no worker after this long is published again.",
+    )
+    jobs_alert_after_failures: int = Field(
+        default=3, ge=1, description="Consecutive failures of a job before a `job.alert` event."
+    )
+    jobs_run_retention_days: int = Field(
+        default=30, ge=1, description="Finished run records older than this are pruned."
+    )
+    jobs_metrics_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often queue-depth and lag gauges are refreshed."
+    )
+    jobs_modules: str = Field(
+        default="", description="Extra comma-separated modules declaring jobs (plug-ins)."
     )
     hsts_seconds: int = Field(
         default=31536000, ge=0, description="HSTS max-age sent on responses served over https."

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from core.database import get_engine
+from core.jobs.runtime import JobsRuntime, start_embedded
 from core.logging import get_logger
 from core.settings import Settings
 
@@ -40,10 +41,33 @@ def _dispose_database(_settings: Settings) -> None:
         get_engine().dispose()
 
 
+class _EmbeddedJobs:
+    """The scheduler and worker pool inside `serve` (``RAMPART_SCHEDULER=embedded``)."""
+
+    def __init__(self) -> None:
+        self.runtime: JobsRuntime | None = None
+
+    def start(self, settings: Settings) -> None:
+        from server.registry import JOB_MODULES
+
+        self.runtime = start_embedded(settings, modules=JOB_MODULES)
+
+    def stop(self, _settings: Settings) -> None:
+        if self.runtime is not None:
+            self.runtime.stop(timeout=10)
+            self.runtime = None
+
+
 def default_hooks(settings: Settings) -> list[LifespanHook]:
-    """The hooks every server runs. Add the scheduler here (e.g. when settings.scheduler ==
-    "embedded") once it exists."""
-    return [LifespanHook("database", stop=_dispose_database)]
+    """The hooks every server runs: the embedded job runtime, then the database pool."""
+    from server import security  # the zero-trust guard's composition (imports the domains)
+
+    jobs = _EmbeddedJobs()
+    return [
+        LifespanHook("database", stop=_dispose_database),
+        LifespanHook("authorization", start=security.start, stop=security.stop),
+        LifespanHook("jobs", start=jobs.start, stop=jobs.stop),
+    ]
 
 
 def build_lifespan(

@@ -1,0 +1,59 @@
+"""`rampart worker`: run background jobs apart from the API servers, on the configured engine
+(RAMPART_JOBS_ENGINE=dramatiq for Dramatiq on Redis, or database polling)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from cli.jobs import load_declared_jobs
+from cli.output import cli_errors
+from core.jobs import start_worker
+from core.logging import configure_logging
+from core.settings import get_settings
+
+
+def worker(
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, help="Worker threads (default RAMPART_JOBS_CONCURRENCY)."
+    ),
+    queues: Annotated[
+        list[str] | None,
+        typer.Option("--queues", help="Queues to work (repeatable; default RAMPART_JOBS_QUEUES)."),
+    ] = None,
+    scheduler: bool = typer.Option(
+        True, "--scheduler/--no-scheduler", help="Also fire schedule slots (safe on every replica)."
+    ),
+) -> None:
+    """Work jobs until SIGTERM or SIGINT; running jobs get the lease time to finish."""
+    with cli_errors():
+        settings = get_settings()
+        configure_logging(settings)
+        load_declared_jobs()
+        runtime = start_worker(
+            settings,
+            concurrency=concurrency,
+            queues=tuple(queues) if queues else None,
+            scheduler=scheduler,
+        )
+
+    def shutdown(signum: int, _frame: FrameType | None) -> None:
+        runtime.request_stop()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    sys.stderr.write(f"worker started ({runtime.config.engine} engine)\n")
+    sys.stderr.flush()
+    runtime.wait()
+    runtime.stop(timeout=runtime.config.lease_seconds)
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app.command()(worker)
+
+if __name__ == "__main__":
+    app()
