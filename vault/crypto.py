@@ -1,0 +1,54 @@
+"""Value encryption (AES-256-GCM, associated data binding tenant, type and token) and keyed
+fingerprints (HMAC-SHA256 under a per-tenant key, never a plain hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.errors import RampartError
+
+# Layout of a stored value: version (1) | nonce (12) | ciphertext + tag (16).
+CIPHERTEXT_VERSION = b"\x01"
+NONCE_BYTES = 12
+_AAD_LABEL = b"rampart.vault.v1"
+
+
+class CiphertextTampered(RampartError):
+    slug, title = "vault-ciphertext-tampered", "Stored value failed authentication"
+
+
+def associated_data(tenant: str, token_type: str, token: str) -> bytes:
+    # NUL separators: none of the parts may contain NUL, so no two triples encode alike.
+    return b"\x00".join((_AAD_LABEL, tenant.encode(), token_type.encode(), token.encode()))
+
+
+def encrypt_value(key: bytes, value: str, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return CIPHERTEXT_VERSION + nonce + AESGCM(key).encrypt(nonce, value.encode(), aad)
+
+
+def decrypt_value(key: bytes, blob: bytes, aad: bytes) -> str:
+    if blob[:1] != CIPHERTEXT_VERSION:
+        raise CiphertextTampered("stored value has an unknown layout")
+    nonce, sealed = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(key).decrypt(nonce, sealed, aad).decode()
+    except InvalidTag:
+        # Moved onto another token, type or tenant, or altered: refuse rather than guess.
+        raise CiphertextTampered("stored value does not authenticate for this token") from None
+
+
+def fingerprint(key: bytes, token_type: str, value: str) -> bytes:
+    """HMAC-SHA256 of the normalized value, per tenant key and type (PCI DSS 3.5.1.1)."""
+    return hmac.new(key, token_type.encode() + b"\x00" + value.encode(), hashlib.sha256).digest()
+
+
+def deterministic_entropy(key: bytes, token_type: str, fmt: str, attempt: int, fp: bytes) -> bytes:
+    """Randomness for a convergent token: same value, format and attempt -> same token."""
+    message = b"\x00".join((b"token", token_type.encode(), fmt.encode(), str(attempt).encode(), fp))
+    return hmac.new(key, message, hashlib.sha256).digest()

@@ -1,0 +1,312 @@
+"""HTTP API of the vault under ``/v1/vault/<type>/...``: one set of routes per token type, so
+each route carries its own permission (``vault:pan`` ``detokenize``...) and a caller allowed to
+detokenize emails cannot read card numbers. Values travel only in bodies, never in URLs.
+
+A single-item call answers the item's problem with its status, but still commits: the audit
+entry of a failed detokenize must survive (PCI DSS 10.2.1.1), so errors are returned, not raised.
+"""
+
+# No `from __future__ import annotations`: the per-type permission aliases are local to
+# _add_type_routes, and FastAPI must see them as objects, not as strings to resolve globally.
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from core.authz import Principal, authorize
+from core.clock import utcnow
+from core.errors import RampartError
+from core.http import DbSession
+from vault import access, lifecycle, service
+from vault.exceptions import BatchTooLarge
+from vault.records import TokenizeRequest, TokenRecord
+from vault.schemas import (
+    DeletedBatchOut,
+    DeletedItem,
+    DeletedOut,
+    DetokenizeBatchIn,
+    DetokenizeBatchOut,
+    DetokenizeIn,
+    DetokenizeItem,
+    DetokenizeOut,
+    ErasureOut,
+    RevealBatchOut,
+    RevealItem,
+    RevealOut,
+    StatsOut,
+    SubjectIn,
+    TokenBatchOut,
+    TokenIn,
+    TokenItem,
+    TokenizeBatchIn,
+    TokenizeIn,
+    TokenOut,
+    TokensIn,
+    problem_of,
+)
+from vault.types import TYPES, TokenType
+
+# 1000 items of the largest accepted value, JSON-escaped, fit; anything bigger is refused whole
+# before it is read into memory.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class BoundedBodyRoute(APIRoute):
+    """Refuses a body over MAX_BODY_BYTES (413) by its header or while it streams in."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise BatchTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+            received = 0
+            receive = request.receive
+
+            async def counting_receive() -> Any:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BatchTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+                return message
+
+            response: Response = await handler(Request(request.scope, counting_receive))
+            return response
+
+        return bounded
+
+
+router = APIRouter(prefix="/v1/vault", tags=["vault"], route_class=BoundedBodyRoute)
+
+
+def _problem(error: RampartError) -> JSONResponse:
+    return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _items(outcomes: list[Any], convert: Callable[[Any], Any], item: type[Any]) -> list[Any]:
+    return [
+        item(index=i, error=problem_of(o))
+        if isinstance(o, RampartError)
+        else item(index=i, result=convert(o))
+        for i, o in enumerate(outcomes)
+    ]
+
+
+def _add_type_routes(token_type: TokenType) -> None:
+    kind = token_type.value
+    Tokenizer = Annotated[Principal, authorize(f"vault:{kind}", "tokenize")]
+    Detokenizer = Annotated[Principal, authorize(f"vault:{kind}", "detokenize")]
+    Revealer = Annotated[Principal, authorize(f"vault:{kind}", "reveal")]
+    MetadataReader = Annotated[Principal, authorize(f"vault:{kind}", "metadata")]
+    Deleter = Annotated[Principal, authorize(f"vault:{kind}", "delete")]
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"description": "problem+json"} for status in (404, 410, 413, 422, 503)
+    }
+
+    @router.post(
+        f"/{kind}/tokens",
+        status_code=201,
+        response_model=TokenOut,
+        responses=errors,
+        operation_id=f"tokenize_{kind}",
+        summary=f"Tokenize one {kind} value",
+    )
+    def tokenize_one(body: TokenizeIn, session: DbSession, caller: Tokenizer) -> Any:
+        outcome = service.tokenize_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            items=[_request(body)],
+            actor=caller.subject,
+        )[0]
+        if isinstance(outcome, RampartError):
+            return _problem(outcome)
+        status = 201 if outcome.created else 200
+        return JSONResponse(TokenOut.of(outcome).model_dump(mode="json"), status_code=status)
+
+    @router.post(
+        f"/{kind}/tokens/batch",
+        response_model=TokenBatchOut,
+        responses=errors,
+        operation_id=f"tokenize_{kind}_batch",
+        summary=f"Tokenize up to 1000 {kind} values",
+    )
+    def tokenize_many(body: TokenizeBatchIn, session: DbSession, caller: Tokenizer) -> Any:
+        outcomes = service.tokenize_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            items=[_request(item) for item in body.items],
+            actor=caller.subject,
+        )
+        return TokenBatchOut(items=_items(outcomes, _token_out, TokenItem))
+
+    @router.post(
+        f"/{kind}/detokenize",
+        response_model=DetokenizeOut,
+        responses=errors,
+        operation_id=f"detokenize_{kind}",
+        summary=f"The {kind} value behind a token, for a declared purpose",
+    )
+    def detokenize_one(body: DetokenizeIn, session: DbSession, caller: Detokenizer) -> Any:
+        outcome = access.detokenize_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            tokens=[body.token],
+            purpose=body.purpose,
+            actor=caller.subject,
+        )[0]
+        if isinstance(outcome, RampartError):
+            return _problem(outcome)
+        return JSONResponse(DetokenizeOut.of(outcome).model_dump(), headers=NO_STORE)
+
+    @router.post(
+        f"/{kind}/detokenize/batch",
+        response_model=DetokenizeBatchOut,
+        responses=errors,
+        operation_id=f"detokenize_{kind}_batch",
+        summary=f"The {kind} values behind up to 1000 tokens, for a declared purpose",
+    )
+    def detokenize_many(body: DetokenizeBatchIn, session: DbSession, caller: Detokenizer) -> Any:
+        outcomes = access.detokenize_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            tokens=body.tokens,
+            purpose=body.purpose,
+            actor=caller.subject,
+        )
+        items = _items(outcomes, DetokenizeOut.of, DetokenizeItem)
+        return JSONResponse(
+            DetokenizeBatchOut(items=items).model_dump(mode="json"), headers=NO_STORE
+        )
+
+    @router.post(
+        f"/{kind}/reveal",
+        response_model=RevealOut,
+        responses=errors,
+        operation_id=f"reveal_{kind}",
+        summary=f"A masked {kind} value (cards: at most first 6 and last 4 digits)",
+    )
+    def reveal_one(body: TokenIn, session: DbSession, caller: Revealer) -> Any:
+        outcome = access.reveal_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            tokens=[body.token],
+            actor=caller.subject,
+        )[0]
+        return _problem(outcome) if isinstance(outcome, RampartError) else RevealOut.of(outcome)
+
+    @router.post(
+        f"/{kind}/reveal/batch",
+        response_model=RevealBatchOut,
+        responses=errors,
+        operation_id=f"reveal_{kind}_batch",
+    )
+    def reveal_many(body: TokensIn, session: DbSession, caller: Revealer) -> Any:
+        outcomes = access.reveal_batch(
+            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens, actor=caller.subject
+        )
+        return RevealBatchOut(items=_items(outcomes, RevealOut.of, RevealItem))
+
+    @router.post(
+        f"/{kind}/metadata",
+        response_model=TokenOut,
+        responses=errors,
+        operation_id=f"metadata_{kind}",
+        summary=f"What is known about a {kind} token, without its value",
+    )
+    def metadata_one(body: TokenIn, session: DbSession, caller: MetadataReader) -> Any:
+        outcome = access.metadata_batch(
+            session, tenant=caller.tenant, token_type=kind, tokens=[body.token]
+        )[0]
+        return _problem(outcome) if isinstance(outcome, RampartError) else _token_out(outcome)
+
+    @router.post(
+        f"/{kind}/metadata/batch",
+        response_model=TokenBatchOut,
+        responses=errors,
+        operation_id=f"metadata_{kind}_batch",
+    )
+    def metadata_many(body: TokensIn, session: DbSession, caller: MetadataReader) -> Any:
+        outcomes = access.metadata_batch(
+            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens
+        )
+        return TokenBatchOut(items=_items(outcomes, _token_out, TokenItem))
+
+    @router.post(
+        f"/{kind}/delete",
+        response_model=DeletedOut,
+        responses=errors,
+        operation_id=f"delete_{kind}",
+        summary=f"Delete a {kind} token and its ciphertext",
+    )
+    def delete_one(body: TokenIn, session: DbSession, caller: Deleter) -> Any:
+        outcome = access.delete_batch(
+            session,
+            tenant=caller.tenant,
+            token_type=kind,
+            tokens=[body.token],
+            actor=caller.subject,
+        )[0]
+        return _problem(outcome) if isinstance(outcome, RampartError) else DeletedOut.of(outcome)
+
+    @router.post(
+        f"/{kind}/delete/batch",
+        response_model=DeletedBatchOut,
+        responses=errors,
+        operation_id=f"delete_{kind}_batch",
+    )
+    def delete_many(body: TokensIn, session: DbSession, caller: Deleter) -> Any:
+        outcomes = access.delete_batch(
+            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens, actor=caller.subject
+        )
+        return DeletedBatchOut(items=_items(outcomes, DeletedOut.of, DeletedItem))
+
+
+def _request(body: Any) -> TokenizeRequest:
+    return TokenizeRequest(
+        value=body.value, subject=body.subject, ttl_seconds=body.ttl_seconds, format=body.format
+    )
+
+
+def _token_out(record: TokenRecord) -> TokenOut:
+    return TokenOut.of(record)
+
+
+for _token_type in TYPES:
+    _add_type_routes(_token_type)
+
+
+SubjectEraser = Annotated[Principal, authorize("vault:subject", "erase")]
+StatsReader = Annotated[Principal, authorize("vault", "stats")]
+
+
+@router.post("/subjects/erase", response_model=ErasureOut, operation_id="erase_vault_subject")
+def erase_subject(body: SubjectIn, session: DbSession, caller: SubjectEraser) -> ErasureOut:
+    """Crypto-shred a data subject: destroy the keys of all their values (GDPR Art. 17)."""
+    report = lifecycle.erase_subject(
+        session, tenant=caller.tenant, subject=body.subject, actor=caller.subject
+    )
+    return ErasureOut(
+        keys_destroyed=report.keys_destroyed, tokens_unreadable=report.tokens_unreadable
+    )
+
+
+@router.get("/stats", response_model=StatsOut, operation_id="vault_stats")
+def stats(session: DbSession, caller: StatsReader) -> StatsOut:
+    counts = lifecycle.vault_stats(session, utcnow(), tenant=caller.tenant)
+    return StatsOut(
+        tokens_by_type=counts.tokens_by_type,
+        expired_awaiting_purge=counts.expired_awaiting_purge,
+        keys_by_kind=counts.keys_by_kind,
+    )

@@ -1,0 +1,164 @@
+"""Token formats: opaque ``tok_<prefix>_<random><check>``, format-preserving card numbers that
+always fail the Luhn check, emails keeping their domain, phones keeping their country code.
+
+Generators take the randomness as bytes, so random and deterministic tokens share one code path
+(deterministic tokens feed an HMAC of the value instead of ``os.urandom``).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+from core.sensitive import luhn_valid
+from vault.exceptions import FormatRefused, TokenMalformed
+from vault.types import TokenType, TypeSpec, country_calling_code
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+BASE36 = string.digits + string.ascii_lowercase
+OPAQUE_RANDOM_CHARS = 22  # 62**22 ~ 2**131
+EMAIL_RANDOM_CHARS = 20  # 36**20 ~ 2**103; lower case survives systems that fold email case
+ENTROPY_BYTES = 32
+# Fewest random digits a format-preserving card token may have: below this the tokens of every
+# card sharing the kept digits fit in too small a space (first 8 + last 4 of 16 leaves 4).
+MIN_RANDOM_PAN_DIGITS = 5
+MIN_RANDOM_PHONE_DIGITS = 6
+MAX_KEEP_FIRST, MAX_KEEP_LAST = 8, 4  # PCI DSS 3.4.1 and the 8-digit BIN FAQ
+
+FormatKind = Literal["opaque", "pan", "email", "phone"]
+_PAN_FORMAT = re.compile(r"^pan(?:_first(\d))?_last(\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFormat:
+    name: str
+    kind: FormatKind
+    keep_first: int = 0
+    keep_last: int = 0
+
+
+def parse_format(spec: TypeSpec, name: str | None) -> TokenFormat:
+    """The format ``name`` for a type (its default when None), or FormatRefused."""
+    name = name or spec.default_format
+    if name == "opaque":
+        return TokenFormat("opaque", "opaque")
+    if spec.type is TokenType.PAN:
+        match = _PAN_FORMAT.match(name)
+        if match:
+            first, last = int(match.group(1) or 0), int(match.group(2))
+            if first > MAX_KEEP_FIRST or last > MAX_KEEP_LAST:
+                raise FormatRefused(
+                    f"card tokens keep at most the first {MAX_KEEP_FIRST} and last "
+                    f"{MAX_KEEP_LAST} digits"
+                )
+            return TokenFormat(name, "pan", first, last)
+    if spec.type is TokenType.EMAIL and name == "email_domain":
+        return TokenFormat(name, "email")
+    if spec.type is TokenType.PHONE and name == "phone_country":
+        return TokenFormat(name, "phone")
+    raise FormatRefused(f"format {name!r} does not exist for {spec.type} tokens")
+
+
+def check_token_space(fmt: TokenFormat, value: str) -> None:
+    """Refuse a format whose tokens for this value would fit in too small a space."""
+    if fmt.kind == "pan":
+        random_digits = len(value) - fmt.keep_first - fmt.keep_last
+        if random_digits < MIN_RANDOM_PAN_DIGITS:
+            raise FormatRefused(
+                f"format {fmt.name} leaves {random_digits} random digits for this card length; "
+                f"at least {MIN_RANDOM_PAN_DIGITS} are required"
+            )
+    elif fmt.kind == "phone":
+        national = len(value) - 1 - len(country_calling_code(value))
+        if national < MIN_RANDOM_PHONE_DIGITS:
+            raise FormatRefused("this phone number is too short for a format-preserving token")
+
+
+def generate_token(spec: TypeSpec, fmt: TokenFormat, value: str, entropy: bytes) -> str:
+    """A token for ``value`` (already normalized) drawn from ``entropy`` (>= 32 bytes)."""
+    pool = int.from_bytes(entropy, "big")
+    if fmt.kind == "pan":
+        return _pan_token(value, fmt, pool)
+    if fmt.kind == "email":
+        domain = value.rsplit("@", 1)[1]
+        body = "tok_" + _encode(pool, BASE36, EMAIL_RANDOM_CHARS)
+        return f"{body}{_check_char(body, BASE36)}@{domain}"
+    if fmt.kind == "phone":
+        code = country_calling_code(value)
+        national = len(value) - 1 - len(code)
+        return "+" + code + _encode(pool, string.digits, national)
+    body = f"tok_{spec.prefix}_" + _encode(pool, BASE62, OPAQUE_RANDOM_CHARS)
+    return body + _check_char(body, BASE62)
+
+
+def _pan_token(pan: str, fmt: TokenFormat, pool: int) -> str:
+    middle_length = len(pan) - fmt.keep_first - fmt.keep_last
+    free, pool = _encode(pool, string.digits, middle_length - 1), pool // 10 ** (middle_length - 1)
+    head = pan[: fmt.keep_first] + free
+    tail = pan[len(pan) - fmt.keep_last :] if fmt.keep_last else ""
+    # Exactly one digit in the last random position makes the number Luhn-valid; draw among
+    # the nine others, so a token can never be mistaken for (or charged as) a card number.
+    valid = _luhn_completing_digit(head, tail)
+    drawn = pool % 9
+    return head + str(drawn if drawn < valid else drawn + 1) + tail
+
+
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn's doubled digit, 9 subtracted above 9
+
+
+def _luhn_completing_digit(head: str, tail: str) -> int:
+    """The one digit d for which ``head + d + tail`` passes the Luhn check."""
+    total = 0
+    for index, char in enumerate(reversed(tail)):
+        digit = ord(char) - 48
+        total += _DOUBLED[digit] if index % 2 else digit
+    offset = len(tail) + 1
+    for index, char in enumerate(reversed(head)):
+        digit = ord(char) - 48
+        total += _DOUBLED[digit] if (index + offset) % 2 else digit
+    needed = -total % 10
+    # The missing digit sits at position len(tail) from the right: doubled when that is odd.
+    return _DOUBLED.index(needed) if len(tail) % 2 else needed
+
+
+def _encode(pool: int, alphabet: str, length: int) -> str:
+    base = len(alphabet)
+    chars = []
+    for _ in range(length):
+        pool, index = divmod(pool, base)
+        chars.append(alphabet[index])
+    return "".join(chars)
+
+
+def _check_char(body: str, alphabet: str) -> str:
+    return alphabet[zlib.crc32(body.encode()) % len(alphabet)]
+
+
+_OPAQUE = re.compile(rf"^tok_([a-z]{{3,4}})_([0-9A-Za-z]{{{OPAQUE_RANDOM_CHARS}}})([0-9A-Za-z])$")
+_EMAIL_TOKEN = re.compile(rf"^(tok_[0-9a-z]{{{EMAIL_RANDOM_CHARS}}})([0-9a-z])@[^@\s]+$")
+
+
+def check_token_shape(spec: TypeSpec, token: str) -> None:
+    """Reject, without a database lookup, a string no format of this type could have made."""
+    if len(token) > 300:
+        raise TokenMalformed("not a token of this vault")
+    opaque = _OPAQUE.match(token)
+    if opaque:
+        body = token[:-1]
+        if opaque.group(1) == spec.prefix and _check_char(body, BASE62) == token[-1]:
+            return
+        raise TokenMalformed("not a token of this vault (prefix or checksum)")
+    digits = token.isascii() and token.isdigit()
+    if spec.type is TokenType.PAN and digits and 13 <= len(token) <= 19 and not luhn_valid(token):
+        return
+    if spec.type is TokenType.EMAIL:
+        email = _EMAIL_TOKEN.match(token)
+        if email and _check_char(email.group(1), BASE36) == email.group(2):
+            return
+    phone_digits = token[1:].isascii() and token[1:].isdigit()
+    if spec.type is TokenType.PHONE and token[:1] == "+" and phone_digits and 8 <= len(token) <= 16:
+        return
+    raise TokenMalformed("not a token of this vault")

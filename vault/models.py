@@ -1,0 +1,65 @@
+"""The token store (ciphertexts under KMS data keys) and the vault's key assignments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import utcnow
+from core.database import Base, UTCDateTime
+from core.ids import uuid7
+
+
+class VaultToken(Base):
+    """One tokenized value: never the value itself, only its AES-GCM ciphertext."""
+
+    __tablename__ = "vault_tokens"
+    __table_args__ = (
+        # The collision guard: a token is unique per tenant whatever its type or format.
+        UniqueConstraint("tenant", "token", name="uq_vault_tokens_tenant_token"),
+        Index("ix_vault_tokens_fingerprint", "tenant", "token_type", "fingerprint"),
+        Index("ix_vault_tokens_subject", "tenant", "subject"),
+        Index("ix_vault_tokens_expires_at", "expires_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    tenant: Mapped[str] = mapped_column(String(100), nullable=False)
+    token: Mapped[str] = mapped_column(String(300), nullable=False)
+    token_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    token_format: Mapped[str] = mapped_column(String(40), nullable=False)
+    deterministic: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    single_use: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    data_key_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("data_keys.id"), nullable=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"VaultToken(id={self.id}, type={self.token_type!r})"
+
+
+class VaultKey(Base):
+    """Which data key serves a scope of a tenant: ``type:<type>:<period>``, ``subject:<id>``,
+    ``fingerprint`` or ``sad:<period>``. Erasing a subject deletes its row and destroys the key."""
+
+    __tablename__ = "vault_keys"
+    __table_args__ = (UniqueConstraint("tenant", "scope", name="uq_vault_keys_tenant_scope"),)
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    tenant: Mapped[str] = mapped_column(String(100), nullable=False)
+    scope: Mapped[str] = mapped_column(String(250), nullable=False)
+    data_key_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("data_keys.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
