@@ -1,7 +1,7 @@
 """Runs every ``benchmarks/bench_*.py`` (or those named) and prints each figure beside its anchor.
 
-    uv run python -m benchmarks            # all, full size
-    uv run python -m benchmarks audit --quick
+uv run python -m benchmarks            # all, full size
+uv run python -m benchmarks audit --quick
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def main() -> None:
             ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
             anchor = f"{f.anchor} {_fmt(f.anchor_value)}" if f.anchor else "-"
             target = f"  [target {f.target}]" if f.target else ""
-            print(f"  {f.name:<58} {_fmt(f.value):>12} {f.unit:<10} vs {anchor:<34} {ratio}{target}")
+            print(
+                f"  {f.name:<58} {_fmt(f.value):>12} {f.unit:<10} vs {anchor:<34} {ratio}{target}"
+            )
         print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
         results.extend(figures)
     if args.json_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, db, keys, setup
+from cli import audit, clients, db, jobs, keys, setup, users, vault, worker
 
 app = typer.Typer(
     name="rampart",
@@ -18,6 +18,11 @@ app.command("serve")(setup.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(clients.app, name="client")
+app.add_typer(users.app, name="user")
+app.add_typer(vault.app, name="vault")
+app.add_typer(jobs.app, name="jobs")
+app.command("worker")(worker.worker)
 
 
 def main() -> None:

@@ -2,15 +2,63 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+
 import typer
 
-from cli.output import JsonOption, cli_errors, print_json, stdout
+from cli.output import JsonOption, cli_errors, print_json, stderr, stdout
 from core.bootstrap import InitReport, initialize
-from core.settings import get_settings
+from core.database import unit_of_work
+from core.settings import Settings, get_settings
 
 
-def _print_report(report: InitReport) -> None:
-    if report.created:
+@dataclass
+class FirstAdmin:
+    email: str
+    created: bool
+    generated_password: str | None = None
+
+
+def _admin_password(interactive: bool) -> tuple[str, bool]:
+    """RAMPART_ADMIN_PASSWORD, else a prompt when a person is there, else a generated one.
+
+    Returns (password, generated)."""
+    from iam.accounts.password_rules import generate_password
+
+    settings = get_settings()
+    if settings.admin_password is not None:
+        return settings.admin_password.get_secret_value(), False
+    if interactive and sys.stdin.isatty():
+        password: str = typer.prompt(
+            "Password for the first admin (>= 12 characters, letters and digits)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+        return password, False
+    return generate_password(), True
+
+
+def _ensure_identity(settings: Settings, admin_email: str | None, interactive: bool) -> FirstAdmin:
+    """IdP keys and the first admin account (created once; later runs change nothing)."""
+    from iam.accounts.service import ensure_first_admin, has_admin
+    from iam.keys.service import ensure_signing_key
+    from iam.sessions.secret_keys import ensure_root_key
+
+    email = admin_email or settings.admin_email
+    with unit_of_work() as db:
+        ensure_root_key(db)
+        ensure_signing_key(db)
+        if has_admin(db):
+            return FirstAdmin(email, created=False)
+    password, generated = _admin_password(interactive)
+    with unit_of_work() as db:
+        user, created = ensure_first_admin(db, email, password)
+    return FirstAdmin(user.email, created, password if generated and created else None)
+
+
+def _print_report(report: InitReport, admin: FirstAdmin) -> None:
+    if report.created or admin.created:
         for item in report.created:
             stdout.print(f"created {item}")
     else:
@@ -18,16 +66,39 @@ def _print_report(report: InitReport) -> None:
     stdout.print(f"data directory: {report.data_dir}")
     stdout.print(f"database: {report.database}")
     stdout.print(f"key management: {report.kms}")
+    if admin.created:
+        stdout.print(f"created admin {admin.email}")
+    if admin.generated_password:
+        # Shown once, on the terminal that created it; it is stored only as an argon2id hash.
+        stdout.print(f"admin login: {admin.email} / {admin.generated_password}  (change it)")
 
 
-def init(json_output: bool = JsonOption) -> None:
-    """Create the data directory, migrate the database and create keys. Idempotent."""
+def init(
+    admin_email: str = typer.Option(
+        None, "--admin-email", help="Email of the first admin (default: RAMPART_ADMIN_EMAIL)."
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Create the data directory, migrate, create keys and the first admin. Idempotent.
+
+    The admin's password comes from RAMPART_ADMIN_PASSWORD or a prompt; without either (no
+    terminal) a strong one is generated and printed once.
+    """
+    settings = get_settings()
     with cli_errors():
-        report = initialize(get_settings())
+        report = initialize(settings)
+        admin = _ensure_identity(settings, admin_email, interactive=not json_output)
     if json_output:
-        print_json({**report.__dict__, "fresh": report.fresh})
+        print_json(
+            {
+                **report.__dict__,
+                "fresh": report.fresh,
+                "admin": {"email": admin.email, "created": admin.created},
+                "admin_password": admin.generated_password,
+            }
+        )
     else:
-        _print_report(report)
+        _print_report(report, admin)
 
 
 def serve(
@@ -35,19 +106,25 @@ def serve(
     port: int = typer.Option(None, help="Port (default: RAMPART_PORT, 8000)."),
     workers: int = typer.Option(None, help="Worker processes (default: RAMPART_WORKERS, 1)."),
 ) -> None:
-    """Serve the control plane; on a fresh data directory, initialize first."""
+    """Serve the control plane; on a fresh data directory, initialize first and print the
+    admin login."""
     import uvicorn
 
     settings = get_settings()
     with cli_errors():
         report = initialize(settings)
-    if report.created:
-        _print_report(report)
+        admin = _ensure_identity(settings, None, interactive=False)
+    if report.created or admin.created:
+        _print_report(report, admin)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    stderr.print(f"serving on http://{bind_host}:{bind_port} (issuer {settings.issuer})")
+    sys.stdout.flush()
     uvicorn.run(
         "server.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=bind_host,
+        port=bind_port,
         workers=workers or settings.workers,
         log_config=None,
         access_log=settings.access_log,

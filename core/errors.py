@@ -1,16 +1,16 @@
 """One error base for the whole project, rendered as RFC 9457 problem+json by one handler.
 
-    RampartError                      500  generic failure with a stable type
-     ├── BadRequest                   400
-     │    └── ValidationFailed        422
-     ├── Unauthenticated              401
-     ├── Forbidden                    403
-     ├── NotFound                     404
-     ├── Conflict                     409
-     ├── ServiceUnavailable           503  a dependency (database, KMS, Redis) is down
-     │    ├── KmsUnavailable          503
-     │    └── DatabaseUnavailable     503
-     └── SecretRefused                422  a value that looks secret was given where none may go
+RampartError                      500  generic failure with a stable type
+ ├── BadRequest                   400
+ │    └── ValidationFailed        422
+ ├── Unauthenticated              401
+ ├── Forbidden                    403
+ ├── NotFound                     404
+ ├── Conflict                     409
+ ├── ServiceUnavailable           503  a dependency (database, KMS, Redis) is down
+ │    ├── KmsUnavailable          503
+ │    └── DatabaseUnavailable     503
+ └── SecretRefused                422  a value that looks secret was given where none may go
 """
 
 from __future__ import annotations

@@ -160,6 +160,24 @@ def active_signing_key(db: Session) -> LoadedSigningKey:
     return loaded
 
 
+def cached_active_signing_key() -> LoadedSigningKey | None:
+    """The active key if this process holds a fresh copy; never touches the database (the
+    caller falls back to :func:`active_signing_key` in the threadpool when None)."""
+    cached = _cache.active
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
+def cached_verification_key(kid: str) -> tuple[str, jws.PublicKey] | None:
+    """``(alg, public key)`` from a fresh cached JWKS; None when stale or unknown (the caller
+    then asks :func:`verification_key`, which re-reads the table)."""
+    cached = _cache.published
+    if cached is None or cached[0] <= time.monotonic():
+        return None
+    return cached[2].get(kid)
+
+
 def _published_rows(db: Session) -> list[SigningKey]:
     now = utcnow()
     rows = db.execute(

@@ -4,14 +4,14 @@ format (never problem+json, never a 500 for a malformed request)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from core.database import unit_of_work
 from core.errors import RampartError
@@ -21,9 +21,11 @@ from iam.keys.service import clear_signing_key_cache, ensure_signing_key, publis
 from iam.oauth2 import discovery
 from iam.oauth2.authorization_server import AuthorizationServer
 from iam.oauth2.authorize import authorize
+from iam.oauth2.fast_paths import client_credentials_token, introspect_access_token
 from iam.oauth2.logout import end_session
 from iam.oauth2.pages import error_page
 from iam.oauth2.requests import RequestSnapshot
+from iam.oauth2.responses import oauth_error
 from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
 from iam.oauth2.userinfo_endpoint import userinfo
 
@@ -36,14 +38,6 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 class MalformedRequest(Exception):
     """The HTTP request cannot even be read as OAuth parameters."""
-
-
-def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
-    return JSONResponse(
-        {"error": error, "error_description": description},
-        status_code=status,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 async def _snapshot(request: Request, *, form_required: bool) -> RequestSnapshot:
@@ -80,14 +74,22 @@ def _in_transaction(work: Callable[[Any], Response]) -> Response:
 
 
 async def _run_oauth(
-    request: Request, work: Callable[[Any, RequestSnapshot], Response]
+    request: Request,
+    work: Callable[[Any, RequestSnapshot], Response],
+    fast_path: Callable[[RequestSnapshot], Awaitable[Response | None]] | None = None,
 ) -> Response:
-    """Token-style endpoints: JSON errors in RFC 6749 form, 503 when a dependency is down."""
+    """Token-style endpoints: JSON errors in RFC 6749 form, 503 when a dependency is down.
+    ``fast_path`` may answer a plainly well-formed request first (see iam.oauth2.fast_paths);
+    when it returns None, authlib's full path decides."""
     try:
         snapshot = await _snapshot(request, form_required=True)
     except MalformedRequest as exc:
         return oauth_error("invalid_request", str(exc))
     try:
+        if fast_path is not None:
+            answered = await fast_path(snapshot)
+            if answered is not None:
+                return answered
         return await run_in_threadpool(_in_transaction, lambda db: work(db, snapshot))
     except RampartError as exc:
         if exc.status == 503:
@@ -113,18 +115,19 @@ def _token(db: Any, snapshot: RequestSnapshot) -> Response:
     return response
 
 
+def _introspect(db: Any, snapshot: RequestSnapshot) -> Response:
+    server = AuthorizationServer(db)
+    return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
+
+
 @router.post(discovery.TOKEN_PATH, include_in_schema=False)
 async def token_endpoint(request: Request) -> Response:
-    return await _run_oauth(request, _token)
+    return await _run_oauth(request, _token, fast_path=client_credentials_token)
 
 
 @router.post(discovery.INTROSPECT_PATH, include_in_schema=False)
 async def introspection_endpoint(request: Request) -> Response:
-    def work(db: Any, snapshot: RequestSnapshot) -> Response:
-        server = AuthorizationServer(db)
-        return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
-
-    return await _run_oauth(request, work)
+    return await _run_oauth(request, _introspect, fast_path=introspect_access_token)
 
 
 @router.post(discovery.REVOKE_PATH, include_in_schema=False)

@@ -13,6 +13,7 @@ from core.audit.service import record_event
 from core.clock import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from iam.oauth2 import token_store
+from iam.oauth2.client_cache import forget_client_after_commit
 from iam.oauth2.client_secrets import current_pepper, generate_client_secret, hash_client_secret
 from iam.oauth2.models import OAuth2Client
 from iam.oauth2.schemas import ClientSpec, ClientView
@@ -123,6 +124,7 @@ def apply_client(db: Session, spec: ClientSpec) -> AppliedClient:
     if created:
         db.add(client)
     db.flush()
+    forget_client_after_commit(db, client.client_id)
     record_event(
         db,
         event_type="oauth2.client.created" if created else "oauth2.client.updated",
@@ -156,6 +158,7 @@ def rotate_client_secret(db: Session, client_id: str) -> str:
     secret = _set_secret(db, client)
     client.secret_rotated_at = client.updated_at = utcnow()
     db.flush()
+    forget_client_after_commit(db, client_id)
     record_event(
         db,
         event_type="oauth2.client.secret_rotated",
@@ -171,6 +174,7 @@ def delete_client(db: Session, client_id: str) -> None:
     families = token_store.revoke_families_of_client(db, client_id, "client_deleted")
     db.delete(client)
     db.flush()
+    forget_client_after_commit(db, client_id)
     record_event(
         db,
         event_type="oauth2.client.deleted",

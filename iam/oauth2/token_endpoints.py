@@ -68,6 +68,15 @@ class RefreshTokenRecord:
 TokenRecord = AccessTokenRecord | RefreshTokenRecord
 
 
+def introspection_body(claims: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7662 §2.2 answer for an active JWT access token."""
+    body: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+    for name in (*_INTROSPECTED_CLAIMS, *_USER_CLAIMS):
+        if name in claims:
+            body[name] = claims[name]
+    return body
+
+
 def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
     """The token as this provider knows it, whatever the hint says (the hint is only a hint)."""
     if not isinstance(token, str) or not token or len(token) > 16384:
@@ -107,12 +116,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
 
     def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
         if isinstance(token, AccessTokenRecord):
-            claims = token.claims
-            body: dict[str, Any] = {"active": True, "token_type": "Bearer"}
-            for name in (*_INTROSPECTED_CLAIMS, *_USER_CLAIMS):
-                if name in claims:
-                    body[name] = claims[name]
-            return body
+            return introspection_body(token.claims)
         family = token.lookup.family
         return {
             "active": True,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -233,8 +233,12 @@ def revoke_access_jti(
     revocation_cache_invalidate(jti)
 
 
+_revoked_jti = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
+
+
 def is_access_revoked(db: Session, jti: str) -> bool:
-    return db.get(RevokedAccessToken, jti) is not None
+    """Exact: one primary-key lookup, no cache (a revocation counts at once, in every process)."""
+    return db.execute(_revoked_jti, {"jti": jti}).first() is not None
 
 
 def revocation_cache_invalidate(_jti: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.settings import get_settings
 from iam.keys import jws
-from iam.keys.service import active_signing_key
+from iam.keys.service import LoadedSigningKey, active_signing_key
 from iam.oauth2.token_store import IssuedAccess
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type
@@ -54,8 +54,21 @@ def mint_access_token(
     audience: list[str],
 ) -> tuple[str, IssuedAccess, int]:
     """The JWT, what to remember about it, and its lifetime in seconds."""
+    return sign_access_token(
+        active_signing_key(db), client_id=client_id, subject=subject, scope=scope, audience=audience
+    )
+
+
+def sign_access_token(
+    key: LoadedSigningKey,
+    *,
+    client_id: str,
+    subject: Subject | None,
+    scope: str,
+    audience: list[str],
+) -> tuple[str, IssuedAccess, int]:
+    """:func:`mint_access_token` with the key in hand (no database)."""
     settings = get_settings()
-    key = active_signing_key(db)
     now = int(time.time())
     ttl = settings.access_token_ttl
     jti = secrets.token_urlsafe(18)

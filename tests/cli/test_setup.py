@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -32,14 +33,19 @@ def _rampart(
 
 
 def test_init_is_idempotent(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    first = json.loads(_rampart("init", "--json", cwd=tmp_path, env=env).stdout)
+    env = _env(tmp_path, RAMPART_ADMIN_PASSWORD="correct horse 42 battery")
+    first = json.loads(
+        _rampart("init", "--json", "--admin-email", "sec@shop.example", cwd=tmp_path, env=env).stdout
+    )
     assert first["fresh"] is True
+    assert first["admin"] == {"email": "sec@shop.example", "created": True}
+    assert first["admin_password"] is None  # it came from the environment
     assert (tmp_path / "var" / "rampart.db").exists()
     assert oct((tmp_path / "var").stat().st_mode & 0o777) == "0o700"
 
     second = json.loads(_rampart("init", "--json", cwd=tmp_path, env=env).stdout)
     assert second["fresh"] is False
+    assert second["admin"]["created"] is False
     assert second["created"] == []
     assert second["migrated_to"] == first["migrated_to"]
 
@@ -108,6 +114,10 @@ def test_serve_initializes_an_empty_directory_then_reuses_it(tmp_path: Path) -> 
     first_output = _stop(process)
     assert body["status"] == "ready"
     assert "created data directory" in first_output
+    login = re.search(r"admin login: (\S+) / (\S+)", first_output)
+    assert login is not None, first_output
+    assert login.group(1) == "admin@localhost"
+    assert len(login.group(2)) >= 12
     key_file = tmp_path / "var" / "keys.json"
     assert key_file.exists()
     key_bytes = key_file.read_bytes()

@@ -1,0 +1,1 @@
+"""Second factors: TOTP with single-use recovery codes, and WebAuthn/passkeys."""

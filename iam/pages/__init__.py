@@ -1,0 +1,1 @@
+"""Server-rendered login, MFA, enrolment, account and logout pages (no inline script or style)."""

@@ -1,0 +1,120 @@
+"""Password login: lockout after the threshold, per-source throttling, one answer for every
+refusal, timing that does not reveal unknown accounts, rehash when the cost changes."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.audit.models import AuditEntry
+from core.clock import utcnow
+from core.settings import get_settings
+from iam.accounts import service
+from iam.accounts.authentication import authenticate_password
+from iam.accounts.models import User
+from tests.iam.accounts.support import PASSWORD, make_user
+
+
+def _login(db: Session, email: str, password: str, ip: str = "192.0.2.1") -> User | None:
+    user = authenticate_password(db, email, password, client_address=ip)
+    db.commit()
+    return user
+
+
+def _reasons(db: Session) -> list[str]:
+    rows = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.event_type == "iam.login.password", AuditEntry.outcome == "failure")
+        .order_by(AuditEntry.seq)
+    )
+    return [json.loads(row.details)["reason"] for row in rows]
+
+
+def test_right_password_logs_in_and_resets_the_counter(db: Session) -> None:
+    user = make_user(db)
+    assert _login(db, "alice@example.com", "wrong password 1") is None
+    assert _login(db, "ALICE@example.com", PASSWORD) is not None
+    db.refresh(user)
+    assert user.failed_logins == 0 and user.last_login_at is not None
+
+
+def test_account_locks_after_the_threshold_even_for_the_right_password(db: Session) -> None:
+    user = make_user(db)
+    threshold = get_settings().lockout_threshold
+    assert threshold <= 10
+    for attempt in range(threshold):
+        assert _login(db, user.email, f"wrong password {attempt}") is None
+    db.refresh(user)
+    assert user.locked_until is not None
+    assert user.locked_until - utcnow() >= timedelta(minutes=29)
+    assert _login(db, user.email, PASSWORD) is None
+    assert _reasons(db)[-1] == "locked"
+    locked = db.scalars(select(AuditEntry).where(AuditEntry.event_type == "iam.account.locked"))
+    assert len(list(locked)) == 1
+    # Once the lock expires the right password works again.
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.commit()
+    assert _login(db, user.email, PASSWORD) is not None
+
+
+def test_disabled_and_unknown_accounts_get_the_same_answer(db: Session) -> None:
+    user = make_user(db)
+    service.disable_user(db, user)
+    db.commit()
+    assert _login(db, user.email, PASSWORD) is None
+    assert _login(db, "nobody@example.com", PASSWORD) is None
+    assert _reasons(db) == ["disabled", "unknown_account"]
+    # The typed email of an unknown account is not written to the ledger.
+    for entry in db.scalars(select(AuditEntry)):
+        assert "nobody@example.com" not in entry.details
+        assert PASSWORD not in entry.details
+
+
+def test_source_is_throttled_across_accounts(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAMPART_LOGIN_THROTTLE_FAILURES", "3")
+    get_settings.cache_clear()
+    make_user(db)
+    for n in range(3):
+        assert _login(db, f"user{n}@example.com", "whatever 123456", ip="198.51.100.7") is None
+    # Blocked now: even the right password from that source fails, with the same answer...
+    assert _login(db, "alice@example.com", PASSWORD, ip="198.51.100.7") is None
+    assert _reasons(db)[-1] == "source_throttled"
+    # ...while another source is unaffected.
+    assert _login(db, "alice@example.com", PASSWORD, ip="198.51.100.8") is not None
+
+
+def test_unknown_account_costs_one_argon2_verification(db: Session) -> None:
+    make_user(db)
+
+    def timed(email: str) -> float:
+        start = time.perf_counter()
+        authenticate_password(db, email, "wrong password 99", client_address="203.0.113.5")
+        db.rollback()
+        return time.perf_counter() - start
+
+    known = min(timed("alice@example.com") for _ in range(5))
+    unknown = min(timed("nobody@example.com") for _ in range(5))
+    # Both are dominated by one argon2id verification (~15-60 ms); a missing dummy would make
+    # the unknown case ~100x faster.
+    assert unknown > known * 0.5
+    assert known > 0.005
+
+
+def test_hash_is_upgraded_on_login_when_the_cost_changes(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAMPART_PASSWORD_HASH_MEMORY_KIB", "8192")
+    get_settings.cache_clear()
+    user = make_user(db)
+    assert user.password_hash is not None and "m=8192" in user.password_hash
+    monkeypatch.setenv("RAMPART_PASSWORD_HASH_MEMORY_KIB", "19456")
+    get_settings.cache_clear()
+    assert _login(db, user.email, PASSWORD) is not None
+    db.refresh(user)
+    assert user.password_hash is not None and "m=19456,t=2,p=1" in user.password_hash
+    assert _login(db, user.email, PASSWORD) is not None
