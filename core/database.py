@@ -107,6 +107,22 @@ def get_read_only_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+# SQLite reports missing tables and syntax errors as OperationalError too; only these mean the
+# database itself cannot be used right now.
+_SQLITE_UNAVAILABLE = ("unable to open", "database is locked", "disk i/o error", "readonly")
+
+
+def _is_unreachable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return any(marker in message for marker in _SQLITE_UNAVAILABLE)
+    return True
+
+
 @contextmanager
 def unit_of_work(
     factory: sessionmaker[Session] | None = None, *, read_only: bool = False
@@ -122,9 +138,9 @@ def unit_of_work(
     try:
         yield session
         session.commit()
-    except (OperationalError, DBAPIError) as exc:
+    except DBAPIError as exc:
         session.rollback()
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        if _is_unreachable(exc):
             raise DatabaseUnavailable("the database could not be reached") from exc
         raise
     except BaseException:

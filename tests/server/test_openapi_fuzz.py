@@ -45,7 +45,12 @@ CHECKS = [
 _DATA_DIR = FilePath(tempfile.mkdtemp(prefix="rampart-fuzz-"))
 atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 FUZZED_SETTINGS = Settings(
-    data_dir=_DATA_DIR, database_url=None, redis_url=None, env="test", kms="local"
+    data_dir=_DATA_DIR,
+    database_url=None,
+    redis_url=None,
+    env="test",
+    kms="local",
+    scheduler="off",
 )
 CONFIG = schemathesis.Config.from_dict(
     {"seed": SEED, "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True}}
