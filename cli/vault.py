@@ -20,11 +20,18 @@ from core.database import unit_of_work
 from core.errors import RampartError
 from vault import access, lifecycle, service
 from vault.ids import public_id
+from vault.proxy import routes as proxy_routes
 from vault.records import MAX_BATCH_ITEMS, TokenizeRequest, TokenRecord
 
 app = typer.Typer(
-    help="Tokenization vault: tokenize, detokenize, reveal, stats.", no_args_is_help=True
+    help="Tokenization vault: tokenize, detokenize, reveal, stats, proxy routes.",
+    no_args_is_help=True,
 )
+route_app = typer.Typer(
+    help="Proxy routes: allow-listed destinations and the fields they (de)tokenize.",
+    no_args_is_help=True,
+)
+app.add_typer(route_app, name="route")
 
 TypeOption = typer.Option(..., "--type", "-t", help="Token type: pan, cvc, email, phone, ...")
 TenantOption = typer.Option("rampart", "--tenant", help="Tenant whose tokens these are.")
@@ -199,3 +206,105 @@ def stats(
         [[kind, count] for kind, count in sorted(counts.keys_by_kind.items())],
     )
     sys.stdout.write(f"expired awaiting purge: {counts.expired_awaiting_purge}\n")
+
+
+FieldsOption = typer.Option(
+    ..., "--field", help="PATH=TYPE[:FORMAT], repeatable, e.g. '$.card.number=pan'."
+)
+MethodsOption = typer.Option(["POST"], "--method", help="POST, PUT or PATCH (repeatable).")
+
+
+@route_app.command("add")
+def route_add(
+    name: str = typer.Argument(..., help="Route name: 2-63 of a-z, 0-9, dashes."),
+    direction: str = typer.Option(..., "--direction", help="outbound or inbound."),
+    destination: str = typer.Option(..., "--destination", help="Base URL (https)."),
+    fields: list[str] = FieldsOption,
+    methods: list[str] = MethodsOption,
+    purpose: str | None = typer.Option(
+        None, "--purpose", help="Outbound: detokenize purpose (audited), e.g. payment.authorize."
+    ),
+    tenant: str = TenantOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Declare a proxy route. An inbound route's signing secret is printed this once."""
+    declaration = proxy_routes.RouteDeclaration(
+        name=name,
+        direction=direction,
+        destination=destination,
+        fields=[_field_option(option) for option in fields],
+        methods=tuple(methods),
+        purpose=purpose,
+    )
+    with cli_errors(), unit_of_work() as session:
+        route, secret = proxy_routes.create_route(
+            session, tenant=tenant, declaration=declaration, actor=_actor()
+        )
+    if json_output:
+        print_json({"route": route.describe(), "secret": secret})
+        return
+    _print_routes([route])
+    if secret:
+        sys.stdout.write(f"signing secret (shown once): {secret}\n")
+
+
+def _field_option(option: str) -> dict[str, Any]:
+    path, sep, kind = option.rpartition("=")
+    if not sep or not path or not kind:
+        fail(f"--field {option!r}: expected PATH=TYPE[:FORMAT]")
+    token_type, _, token_format = kind.partition(":")
+    declared: dict[str, Any] = {"path": path, "type": token_type}
+    if token_format:
+        declared["format"] = token_format
+    return declared
+
+
+@route_app.command("list")
+def route_list(tenant: str = TenantOption, json_output: bool = JsonOption) -> None:
+    """Proxy routes of a tenant (never their secrets)."""
+    with cli_errors(), unit_of_work(read_only=True) as session:
+        routes = proxy_routes.list_routes(session, tenant=tenant)
+    if json_output:
+        print_json([route.describe() for route in routes])
+        return
+    _print_routes(routes)
+
+
+@route_app.command("delete")
+def route_delete(
+    name: str = typer.Argument(..., help="Route name."), tenant: str = TenantOption
+) -> None:
+    """Remove a route (an inbound route's secret key is destroyed)."""
+    with cli_errors(), unit_of_work() as session:
+        proxy_routes.delete_route(session, tenant=tenant, name=name, actor=_actor())
+    sys.stdout.write(f"deleted route {name}\n")
+
+
+@route_app.command("rotate-secret")
+def route_rotate_secret(
+    name: str = typer.Argument(..., help="Inbound route name."), tenant: str = TenantOption
+) -> None:
+    """A new signing secret for an inbound route, printed once; the old one stops working."""
+    with cli_errors(), unit_of_work() as session:
+        secret = proxy_routes.rotate_inbound_secret(
+            session, tenant=tenant, name=name, actor=_actor()
+        )
+    sys.stdout.write(f"signing secret (shown once): {secret}\n")
+
+
+def _print_routes(routes: list[proxy_routes.ProxyRoute]) -> None:
+    print_table(
+        "Vault proxy routes",
+        ["name", "direction", "destination", "methods", "fields", "purpose"],
+        [
+            [
+                r.name,
+                r.direction,
+                r.destination,
+                ",".join(r.methods),
+                ", ".join(f"{f.path.text}={f.token_type}" for f in r.fields),
+                r.purpose,
+            ]
+            for r in routes
+        ],
+    )

@@ -95,6 +95,29 @@ class Settings(BaseSettings):
         le=3600,
         description="Default life of sensitive authentication data tokens (CVC...), at most 1 h.",
     )
+    vault_proxy_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let vault proxy routes reach private and loopback addresses (SSRF guard off for "
+            "them; link-local, multicast and reserved addresses stay refused)."
+        ),
+    )
+    vault_proxy_allow_http: bool = Field(
+        default=False,
+        description="Accept plain `http://` proxy destinations (loopback tests only); else https.",
+    )
+    vault_proxy_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds a proxied request may take, in total."
+    )
+    vault_proxy_max_response_bytes: int = Field(
+        default=1048576, ge=1024, description="Largest upstream response a proxy route relays."
+    )
+    vault_proxy_signature_tolerance_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="How old an inbound proxy request's signature timestamp may be (replays).",
+    )
 
     redis_url: str | None = Field(
         default=None,

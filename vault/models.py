@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     Index,
@@ -63,3 +64,30 @@ class VaultKey(Base):
     scope: Mapped[str] = mapped_column(String(250), nullable=False)
     data_key_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("data_keys.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class VaultProxyRoute(Base):
+    """An allow-listed proxy destination: which JSON fields an outbound route detokenizes (for
+    its declared purpose) or an inbound route tokenizes before forwarding to ``destination``."""
+
+    __tablename__ = "vault_proxy_routes"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_vault_proxy_routes_tenant_name"),)
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    tenant: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    direction: Mapped[str] = mapped_column(String(10), nullable=False)
+    destination: Mapped[str] = mapped_column(String(2048), nullable=False)
+    methods: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    # [{"path": "$.card.number", "type": "pan", "format": null}, ...]
+    fields: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, nullable=False)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Inbound only: the KMS data key whose bytes are the route's HMAC signing secret.
+    secret_key_id: Mapped[UUID | None] = mapped_column(
+        Uuid, ForeignKey("data_keys.id"), nullable=True
+    )
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"VaultProxyRoute(name={self.name!r}, direction={self.direction!r})"

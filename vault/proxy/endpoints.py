@@ -1,0 +1,162 @@
+"""HTTP for the vault proxies: route management under ``/v1/vault/routes`` and the outbound
+proxy ``/v1/vault/proxy/{route}/{path}``. The inbound entry point, authenticated by signature
+instead of a bearer token, lives in ``vault.proxy.inbound_endpoints``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from core.authz import Principal, authorize
+from core.http import DbSession
+from vault.proxy.exceptions import ProxyBodyTooLarge
+from vault.proxy.forwarding import MAX_PROXY_BODY_BYTES, ProxyResponse
+from vault.proxy.outbound import forward_outbound
+from vault.proxy.routes import (
+    FORWARDABLE_METHODS,
+    RouteDeclaration,
+    create_route,
+    delete_route,
+    list_routes,
+    rotate_inbound_secret,
+)
+from vault.proxy.schemas import (
+    RouteCreatedOut,
+    RouteIn,
+    RouteListOut,
+    RouteOut,
+    SecretOut,
+    declaration_fields,
+)
+
+router = APIRouter(prefix="/v1/vault", tags=["vault proxies"])
+
+RoutesReader = Annotated[Principal, authorize("vault:routes", "read")]
+RoutesWriter = Annotated[Principal, authorize("vault:routes", "write")]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": "problem+json"}
+    for status in (403, 404, 405, 410, 413, 422, 502, 503, 504)
+}
+
+
+def _route_forward_guard(request: Request) -> Principal:
+    """``vault:proxy:<route>`` ``forward``: the permission names the route being used."""
+    name = str(request.path_params.get("route", ""))
+    check: Callable[[Request], Principal] = authorize(f"vault:proxy:{name}", "forward").dependency
+    return check(request)
+
+
+_route_forward_guard.rampart_permission = ("vault:proxy:{route}", "forward")  # type: ignore[attr-defined]
+RouteForwarder = Annotated[Principal, Depends(_route_forward_guard)]
+
+
+async def read_bounded_body(request: Request, limit: int = MAX_PROXY_BODY_BYTES) -> bytes:
+    """The body, refused (413) by its declared length or as soon as it streams past ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ProxyBodyTooLarge(f"proxied bodies are limited to {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProxyBodyTooLarge(f"proxied bodies are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def relayed_response(answer: ProxyResponse) -> Response:
+    headers = {k: v for k, v in answer.headers.items() if k != "content-type"}
+    headers["cache-control"] = "no-store"
+    return Response(
+        answer.body,
+        status_code=answer.status,
+        headers=headers,
+        media_type=answer.headers.get("content-type"),
+    )
+
+
+def _add_forward_route(method: str) -> None:
+    @router.api_route(
+        "/proxy/{route}/{path:path}",
+        methods=[method],
+        responses=PROBLEMS,
+        operation_id=f"vault_proxy_forward_{method.lower()}",
+        summary="Forward a JSON body to the route's destination, its declared tokens detokenized",
+    )
+    async def forward(route: str, path: str, request: Request, caller: RouteForwarder) -> Response:
+        body = await read_bounded_body(request)
+
+        def may_detokenize(token_type: str) -> None:
+            authorize(f"vault:{token_type}", "detokenize").dependency(request)
+
+        answer = await run_in_threadpool(
+            lambda: forward_outbound(
+                caller=caller,
+                route_name=route,
+                method=request.method,
+                path=path,
+                query=request.url.query,
+                body=body,
+                caller_headers=dict(request.headers),
+                may_detokenize=may_detokenize,
+            )
+        )
+        return relayed_response(answer)
+
+
+for _method in FORWARDABLE_METHODS:
+    _add_forward_route(_method)
+
+
+@router.get("/routes", response_model=RouteListOut, operation_id="vault_routes_list")
+def routes_list(session: DbSession, caller: RoutesReader) -> RouteListOut:
+    return RouteListOut(routes=[RouteOut.of(r) for r in list_routes(session, tenant=caller.tenant)])
+
+
+@router.post(
+    "/routes",
+    status_code=201,
+    response_model=RouteCreatedOut,
+    responses=PROBLEMS,
+    operation_id="vault_routes_create",
+)
+def routes_create(body: RouteIn, session: DbSession, caller: RoutesWriter) -> Response:
+    route, secret = create_route(
+        session,
+        tenant=caller.tenant,
+        declaration=RouteDeclaration(
+            name=body.name,
+            direction=body.direction,
+            destination=body.destination,
+            fields=declaration_fields(body),
+            methods=tuple(body.methods),
+            purpose=body.purpose,
+        ),
+        actor=caller.subject,
+    )
+    out = RouteCreatedOut(route=RouteOut.of(route), secret=secret)
+    return Response(
+        out.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
+
+
+@router.delete("/routes/{name}", response_model=RouteOut, operation_id="vault_routes_delete")
+def routes_delete(name: str, session: DbSession, caller: RoutesWriter) -> RouteOut:
+    return RouteOut.of(delete_route(session, tenant=caller.tenant, name=name, actor=caller.subject))
+
+
+@router.post("/routes/{name}/secret", response_model=SecretOut, operation_id="vault_routes_rotate")
+def routes_rotate_secret(name: str, session: DbSession, caller: RoutesWriter) -> Response:
+    secret = rotate_inbound_secret(session, tenant=caller.tenant, name=name, actor=caller.subject)
+    return Response(
+        SecretOut(secret=secret).model_dump_json(),
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
