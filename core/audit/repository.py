@@ -53,12 +53,14 @@ def lock_chain_head(session: Session) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def append_entry(session: Session, values: dict[str, Any]) -> None:
-    """Insert one entry and move the head to it (the caller holds the head lock)."""
+def append_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert consecutive entries (one executemany) and move the head to the last one; the
+    caller holds the head lock."""
     connection = session.connection()
-    connection.execute(_insert_entry, values)
-    connection.execute(_advance_head, {"seq": values["seq"], "entry_hash": values["hash"]})
-    session.info[_HEAD_CACHE_KEY] = (_innermost_transaction(session), values["seq"], values["hash"])
+    connection.execute(_insert_entry, rows if len(rows) > 1 else rows[0])
+    last = rows[-1]
+    connection.execute(_advance_head, {"seq": last["seq"], "entry_hash": last["hash"]})
+    session.info[_HEAD_CACHE_KEY] = (_innermost_transaction(session), last["seq"], last["hash"])
 
 
 def _innermost_transaction(session: Session) -> SessionTransaction | None:

@@ -1,8 +1,15 @@
-"""Appending to the audit ledger, in the caller's transaction (flush, never commit)."""
+"""Appending to the audit ledger, in the caller's transaction (flush, never commit).
+
+:func:`prepare_event` validates and freezes an event (acting context included) and
+:func:`append_prepared` chains any number of prepared events after the head in one go; the
+group-commit writer (:mod:`core.audit.writer`) uses both for events that need no atomicity with
+other data.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -18,8 +25,21 @@ from core.sensitive import contains_card_number, find_secrets, mask_card_numbers
 _MAX_LENGTHS = {"actor": 255, "event_type": 100, "origin": 255, "resource": 500, "request_id": 100}
 
 
-def record_event(
-    session: Session,
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event checked for secrets and lengths, its details canonical, its acting context
+    resolved: it can be chained later, on any thread, without failing validation."""
+
+    event_type: str
+    outcome: str
+    actor: str
+    origin: str | None
+    resource: str | None
+    request_id: str | None
+    details_text: str
+
+
+def prepare_event(
     *,
     event_type: str,
     outcome: str = "success",
@@ -28,10 +48,9 @@ def record_event(
     actor: str | None = None,
     origin: str | None = None,
     request_id: str | None = None,
-) -> AuditEntry:
-    """Append one entry after the chain head; actor, origin and request id default to the
-    acting context. Raises SecretRefused (naming the JSON path, never the value) and writes
-    nothing when the entry would hold a card number or a secret-named field."""
+) -> PreparedEvent:
+    """Validate one event; actor, origin and request id default to the acting context.
+    Raises SecretRefused (naming the JSON path, never the value) or ValidationFailed."""
     _refuse_secrets(event_type, resource, details)
     acting = context.current()
     actor = actor if actor is not None else acting.actor
@@ -45,40 +64,87 @@ def record_event(
         resource=resource,
         request_id=request_id,
     )
-    details_text = canonical_details(details)
+    return PreparedEvent(
+        event_type=event_type,
+        outcome=outcome,
+        actor=actor,
+        origin=origin,
+        resource=resource,
+        request_id=request_id,
+        details_text=canonical_details(details),
+    )
 
+
+def append_prepared(session: Session, events: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
+    """Chain ``events`` after the head, in order, under one head lock and one multi-row insert;
+    returns the stored column values of each entry."""
     last_seq, last_hash = repository.lock_chain_head(session)
-    seq = last_seq + 1
     # Taken under the lock so time never runs backwards along the chain on one host.
     occurred_at = utcnow()
-    digest = entry_hash(
-        seq,
-        last_hash,
-        format_occurred_at(occurred_at),
-        actor,
-        event_type,
-        outcome,
-        origin,
-        resource,
-        request_id,
-        details_text,
+    occurred_text = format_occurred_at(occurred_at)
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        seq = last_seq + 1
+        digest = entry_hash(
+            seq,
+            last_hash,
+            occurred_text,
+            event.actor,
+            event.event_type,
+            event.outcome,
+            event.origin,
+            event.resource,
+            event.request_id,
+            event.details_text,
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": occurred_at,
+                "actor": event.actor,
+                "event_type": event.event_type,
+                "outcome": event.outcome,
+                "origin": event.origin,
+                "resource": event.resource,
+                "request_id": event.request_id,
+                "details": event.details_text,
+                "prev_hash": last_hash,
+                "hash": digest,
+            }
+        )
+        last_seq, last_hash = seq, digest
+    if rows:
+        repository.append_entries(session, rows)
+    return rows
+
+
+def record_event(
+    session: Session,
+    *,
+    event_type: str,
+    outcome: str = "success",
+    resource: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    origin: str | None = None,
+    request_id: str | None = None,
+) -> AuditEntry:
+    """Append one entry after the chain head, in the caller's transaction (for changes that
+    must commit atomically with their audit entry); actor, origin and request id default to
+    the acting context. Raises SecretRefused (naming the JSON path, never the value) and
+    writes nothing when the entry would hold a card number or a secret-named field."""
+    event = prepare_event(
+        event_type=event_type,
+        outcome=outcome,
+        resource=resource,
+        details=details,
+        actor=actor,
+        origin=origin,
+        request_id=request_id,
     )
-    values = {
-        "seq": seq,
-        "occurred_at": occurred_at,
-        "actor": actor,
-        "event_type": event_type,
-        "outcome": outcome,
-        "origin": origin,
-        "resource": resource,
-        "request_id": request_id,
-        "details": details_text,
-        "prev_hash": last_hash,
-        "hash": digest,
-    }
+    (values,) = append_prepared(session, [event])
     # A Core insert, then the row joins the session as persistent without a second INSERT:
     # an ORM flush per entry cost more than the rest of the append together.
-    repository.append_entry(session, values)
     entry = AuditEntry(**values)
     make_transient_to_detached(entry)
     session.add(entry)

@@ -120,14 +120,20 @@ def _introspect(db: Any, snapshot: RequestSnapshot) -> Response:
     return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
 
 
-@router.post(discovery.TOKEN_PATH, include_in_schema=False)
 async def token_endpoint(request: Request) -> Response:
     return await _run_oauth(request, _token, fast_path=client_credentials_token)
 
 
-@router.post(discovery.INTROSPECT_PATH, include_in_schema=False)
 async def introspection_endpoint(request: Request) -> Response:
     return await _run_oauth(request, _introspect, fast_path=introspect_access_token)
+
+
+# Plain Starlette routes: the two hottest endpoints take a Request and need none of FastAPI's
+# per-request dependency machinery (measured: ~10% of a token request's CPU).
+router.add_route(discovery.TOKEN_PATH, token_endpoint, methods=["POST"], include_in_schema=False)
+router.add_route(
+    discovery.INTROSPECT_PATH, introspection_endpoint, methods=["POST"], include_in_schema=False
+)
 
 
 @router.post(discovery.REVOKE_PATH, include_in_schema=False)

@@ -144,4 +144,3 @@ def test_lean_paths_leave_errors_to_authlib(http: TestClient, db: Session) -> No
     # Nothing was audited for the refused requests.
     issued = db.scalars(select(AuditEntry).where(AuditEntry.event_type == "oauth2.token.issued"))
     assert len(list(issued)) == 1
-
