@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, clients, db, jobs, keys, setup, users, vault, worker
+from cli import audit, clients, db, jobs, keys, policy, setup, users, vault, worker
 
 app = typer.Typer(
     name="rampart",
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(clients.app, name="client")
 app.add_typer(users.app, name="user")
 app.add_typer(vault.app, name="vault")
+app.add_typer(policy.app, name="policy")
 app.add_typer(jobs.app, name="jobs")
 app.command("worker")(worker.worker)
 

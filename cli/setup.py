@@ -40,15 +40,18 @@ def _admin_password(interactive: bool) -> tuple[str, bool]:
 
 
 def _ensure_identity(settings: Settings, admin_email: str | None, interactive: bool) -> FirstAdmin:
-    """IdP keys and the first admin account (created once; later runs change nothing)."""
+    """IdP keys, the default policy and the first admin account (created once; later runs
+    change nothing)."""
     from iam.accounts.service import ensure_first_admin, has_admin
     from iam.keys.service import ensure_signing_key
     from iam.sessions.secret_keys import ensure_root_key
+    from policies.service import ensure_default_policy
 
     email = admin_email or settings.admin_email
     with unit_of_work() as db:
         ensure_root_key(db)
         ensure_signing_key(db)
+        ensure_default_policy(db)
         if has_admin(db):
             return FirstAdmin(email, created=False)
     password, generated = _admin_password(interactive)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from core.clock import utcnow
+from core.context import current, set_current
 from core.errors import Forbidden, ServiceUnavailable, Unauthenticated
 
 
@@ -33,6 +35,13 @@ class Principal:
     auth_time: datetime | None = None
     token_id: str | None = None
     tenant: str = "rampart"
+
+    @property
+    def name(self) -> str:
+        """``client:<client_id>`` for a service, ``user:<sub>`` for a person."""
+        if self.kind == "service":
+            return f"client:{self.client_id or self.subject}"
+        return f"user:{self.subject}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,10 @@ def reset() -> None:
     _configured = _Configuration()
 
 
+def is_configured() -> bool:
+    return _configured.authenticator is not None and _configured.decider is not None
+
+
 def _origin(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if request.client is None:
         return None
@@ -95,7 +108,7 @@ def _origin(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
 def authorize(obj: str, act: str) -> Any:
     """A FastAPI dependency that yields the caller's :class:`Principal` or refuses the request."""
 
-    def guard(request: Request) -> Principal:
+    def check(request: Request) -> Principal:
         config = _configured
         if config.authenticator is None or config.decider is None:
             raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
@@ -108,7 +121,16 @@ def authorize(obj: str, act: str) -> Any:
             config.recorder(access, decision)
         if not decision.allowed:
             raise Forbidden(f"{act} on {obj} is not allowed for this caller")
+        return principal
+
+    async def guard(request: Request) -> Principal:
+        # Verification and the decision may read the database: they run in the threadpool. The
+        # verified caller becomes the acting context here, on the request's own context, so the
+        # endpoint and every audit entry it writes name who acted (not "anonymous").
+        principal = await run_in_threadpool(check, request)
         request.state.principal = principal
+        acting = current()
+        set_current(replace(acting, actor=principal.name))
         return principal
 
     guard.rampart_permission = (obj, act)  # type: ignore[attr-defined]

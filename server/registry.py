@@ -3,11 +3,59 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 # Every module declaring ORM models; imported so Base.metadata knows every table.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = (
+    "core.audit.models",
+    "core.kms.models",
+    "core.jobs.models",
+    "iam.accounts.models",
+    "iam.mfa.models",
+    "iam.sessions.models",
+    "iam.keys.models",
+    "iam.oauth2.models",
+    "vault.models",
+    "policies.models",
+)
 
 
 def import_all_models() -> None:
     for name in MODEL_MODULES:
         importlib.import_module(name)
+
+
+# Every module declaring jobs and schedules (core's own built-ins load with core.jobs).
+JOB_MODULES: tuple[str, ...] = (
+    "iam.accounts.jobs",
+    "vault.jobs",
+)
+
+
+# Every module exposing a FastAPI `router` the app includes (e.g. "vault.endpoints").
+ROUTER_MODULES: tuple[str, ...] = (
+    "iam.oauth2.endpoints",
+    "iam.pages.endpoints",
+    "vault.endpoints",
+    "vault.proxy.endpoints",
+    "policies.endpoints",
+)
+
+# Path prefixes whose pages need their own Content-Security-Policy (login pages: style-src 'self',
+# form-action 'self'); everything else gets the strict API policy.
+_IAM_PAGES_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)  # equal to iam.pages.rendering.PAGES_CSP (tests/iam/pages checks it)
+PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("/login", _IAM_PAGES_CSP),
+    ("/logout", _IAM_PAGES_CSP),
+    ("/account", _IAM_PAGES_CSP),
+)
+
+
+def domain_routers() -> list[APIRouter]:
+    return [importlib.import_module(name).router for name in ROUTER_MODULES]

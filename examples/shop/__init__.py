@@ -1,0 +1,1 @@
+"""An example shop service protected by the Rampart SDK (see examples/shop/app.py)."""

@@ -1,0 +1,203 @@
+"""Composition of zero trust: plugs the IdP's access-token verifier, the policy enforcer and the
+decision audit into core.authz, and runs the policy syncer, for the server's lifetime.
+
+* authenticate: RFC 9068 checks by iam.oauth2.verification against this issuer's published keys
+  (audience: the issuer), then revocation by ``jti``; users get their roles from the accounts.
+* decide: the process's policy runtime (policies.runtime), kept current by policies.sync.
+* record: every deny, and allows on sensitive objects, go to the audit ledger in their own unit
+  of work, so the entry commits even though the refused request rolls its own transaction back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request
+
+from core import authz
+from core.audit.service import record_event
+from core.authz import AccessRequest, Decision, Principal
+from core.database import unit_of_work
+from core.logging import get_logger
+from core.settings import Settings, get_settings
+from iam.accounts.service import get_user
+from iam.keys.service import verification_key
+from iam.oauth2.token_store import is_access_revoked
+from iam.oauth2.verification import TokenRejected, verify_access_token
+from policies.principals import principal_context, principal_subjects, subject_name
+from policies.runtime import runtime
+from policies.store import DatabasePolicyStore
+from policies.sync import PolicySyncer
+
+log = get_logger(__name__)
+
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*)\s*", re.IGNORECASE)
+# Allows on these are audited too (PCI DSS 10.2.1: access to cardholder data, key and policy
+# changes, evidence leaving the system). Matched on the action, or the object for policies.
+SENSITIVE_ACTIONS = frozenset({"detokenize", "reveal", "rotate", "export", "erase"})
+SENSITIVE_OBJECT_PREFIXES = ("policies", "keys")
+SENSITIVE_OBJECT_READS = frozenset({"read", "list"})
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    match = _BEARER.fullmatch(header)
+    return match.group(1) if match else None
+
+
+def _roles_claim(claims: dict[str, Any]) -> tuple[str, ...] | None:
+    roles = claims.get("roles")
+    if isinstance(roles, list) and all(isinstance(role, str) for role in roles):
+        return tuple(roles)
+    return None
+
+
+def _auth_time(claims: dict[str, Any]) -> datetime | None:
+    value = claims.get("auth_time")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def principal_from_claims(claims: dict[str, Any], roles: tuple[str, ...]) -> Principal:
+    """The Principal of verified RFC 9068 claims; a client acting for itself is a service."""
+    client_id = str(claims.get("client_id") or "")
+    subject = str(claims["sub"])
+    is_service = subject == client_id and "auth_time" not in claims
+    amr = claims.get("amr")
+    acr = claims.get("acr")
+    return Principal(
+        subject=subject,
+        kind="service" if is_service else "user",
+        client_id=client_id or None,
+        roles=roles,
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        amr=tuple(str(method) for method in amr) if isinstance(amr, list) else (),
+        acr=acr if isinstance(acr, str) else None,
+        auth_time=_auth_time(claims),
+        token_id=str(claims.get("jti") or "") or None,
+    )
+
+
+def authenticate(request: Request) -> Principal | None:
+    """The caller of a verified, unrevoked access token for this issuer; None otherwise."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    settings = get_settings()
+    with unit_of_work(read_only=True) as db:
+        try:
+            verified = verify_access_token(
+                token,
+                keys=lambda kid: verification_key(db, kid),
+                issuer=settings.issuer,
+                audience=settings.issuer,
+            )
+        except TokenRejected as exc:
+            log.info("access token rejected", reason=exc.reason)
+            return None
+        claims = verified.claims
+        if is_access_revoked(db, verified.jti):
+            log.info("access token rejected", reason="revoked")
+            return None
+        roles = _roles_claim(claims)
+        is_user = claims["sub"] != claims.get("client_id") or "auth_time" in claims
+        if roles is None and is_user:
+            roles = _user_roles(db, str(claims["sub"]))
+            if roles is None:
+                log.info("access token rejected", reason="unknown or disabled user")
+                return None
+    return principal_from_claims(claims, roles or ())
+
+
+def _user_roles(db: Any, subject: str) -> tuple[str, ...] | None:
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        return None
+    user = get_user(db, user_id)
+    if user is None or user.status != "active":
+        return None
+    return tuple(user.roles)
+
+
+def decide(access: AccessRequest) -> Decision:
+    principal = access.principal
+    ip = str(access.origin) if access.origin is not None else None
+    with runtime.view() as view:
+        ctx = principal_context(view, principal, now=access.at, ip=ip)
+        decision = view.decide(
+            principal_subjects(principal), principal.tenant, access.obj, access.act, ctx
+        )
+    return Decision(
+        allowed=decision.allowed,
+        policy_version=decision.policy_version,
+        rule=decision.rule_line,
+        reason=None
+        if decision.allowed
+        else "no matching allow rule"
+        if decision.rule is None
+        else "denied by rule",
+    )
+
+
+def is_sensitive(obj: str, act: str) -> bool:
+    if act in SENSITIVE_ACTIONS:
+        return True
+    return obj.startswith(SENSITIVE_OBJECT_PREFIXES) and act not in SENSITIVE_OBJECT_READS
+
+
+def record(access: AccessRequest, decision: Decision) -> None:
+    if decision.allowed and not is_sensitive(access.obj, access.act):
+        return
+    principal = access.principal
+    with unit_of_work() as db:
+        record_event(
+            db,
+            event_type="authz.allowed" if decision.allowed else "authz.denied",
+            outcome="success" if decision.allowed else "denied",
+            actor=subject_name(principal),
+            origin=str(access.origin) if access.origin is not None else None,
+            resource=access.obj,
+            details={
+                "action": access.act,
+                "policy_version": decision.policy_version,
+                "rule": decision.rule,
+                "client_id": principal.client_id,
+                "roles": list(principal.roles),
+            },
+        )
+
+
+class _Installed:
+    syncer: PolicySyncer | None = None
+
+
+def start(settings: Settings) -> None:
+    """Plug the real guard in and start following the policy store (unless a test configured
+    its own guard first). The policy loads in the background; until it does, guarded routes
+    answer 503 (fail closed)."""
+    if authz.is_configured():
+        return
+    authz.configure(authenticate, decide, record)
+    syncer = PolicySyncer(DatabasePolicyStore(), redis_url=settings.redis_url)
+    try:
+        syncer.catch_up()  # ready to decide from the first request when the store is reachable
+    except Exception as exc:
+        log.warning("policy not loaded at start; retrying", error=type(exc).__name__)
+    syncer.start()
+    _Installed.syncer = syncer
+
+
+def stop(_settings: Settings) -> None:
+    syncer, _Installed.syncer = _Installed.syncer, None
+    if syncer is None:
+        return
+    syncer.stop()
+    authz.reset()
+    runtime.forget()
