@@ -27,9 +27,8 @@ class Figure:
     @property
     def ratio(self) -> float | None:
         """How many times better than the anchor (>1 is better, whichever way the unit points)."""
-        if self.anchor_value in (None, 0) or self.value == 0:
+        if self.anchor_value is None or self.anchor_value == 0 or self.value == 0:
             return None
-        assert self.anchor_value is not None
         if self.higher_is_better:
             return self.value / self.anchor_value
         return self.anchor_value / self.value

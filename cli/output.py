@@ -11,7 +11,6 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-
 from sqlalchemy.exc import OperationalError
 
 from core.errors import RampartError

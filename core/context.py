@@ -16,7 +16,8 @@ class ActingContext:
     request_id: str | None = None
 
 
-_current: ContextVar[ActingContext] = ContextVar("rampart_acting_context", default=ActingContext())
+_SYSTEM = ActingContext()
+_current: ContextVar[ActingContext] = ContextVar("rampart_acting_context", default=_SYSTEM)
 
 
 def current() -> ActingContext:

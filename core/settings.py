@@ -46,11 +46,15 @@ class Settings(BaseSettings):
 
     kms: Literal["local", "vault"] = Field(
         default="local",
-        description="Key-encryption key provider: `local` key file or `vault` (OpenBao/Vault Transit).",
+        description=(
+            "Key-encryption key provider: `local` key file or `vault` (OpenBao/Vault Transit)."
+        ),
     )
     local_key_file: Path | None = Field(
         default=None,
-        description="Local key-encryption key file (mode 0600). Default: `keys.json` in the data dir.",
+        description=(
+            "Local key-encryption key file (mode 0600). Default: `keys.json` in the data dir."
+        ),
     )
     vault_addr: str = Field(
         default="http://127.0.0.1:8200",
@@ -142,7 +146,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
     scheduler: Literal["embedded", "off"] = Field(
         default="embedded",
-        description="`embedded`: scheduler and worker pool run inside `serve`; `off`: external workers.",
+        description=(
+            "`embedded`: scheduler and worker pool run inside `serve`; `off`: external workers."
+        ),
     )
     jobs_engine: Literal["database", "dramatiq"] = Field(
         default="database",
@@ -201,8 +207,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="",
         description=(
-            "Comma-separated peer IPs whose X-Forwarded-Proto is believed (`*`: any); "
-            "empty: none."
+            "Comma-separated peer IPs whose X-Forwarded-Proto is believed (`*`: any); empty: none."
         ),
     )
     access_log: bool = Field(
@@ -276,7 +281,9 @@ class Settings(BaseSettings):
     )
     signing_alg: Literal["ES256", "EdDSA", "RS256"] = Field(
         default="ES256",
-        description="Algorithm of new token-signing keys (existing keys keep theirs until rotated).",
+        description=(
+            "Algorithm of new token-signing keys (existing keys keep theirs until rotated)."
+        ),
     )
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from policies.enforcer import NetworkZones, PolicyInvalid, PolicyRule
 from policies.enforcer.rules import parse_line

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from policies.document import canonical_lines, load_policy_files
 from policies.enforcer import PolicyInvalid

@@ -1,10 +1,10 @@
-"""`rampart init`, `rampart serve` and `rampart db` on a real data directory, as a user runs them."""
+"""`rampart init`, `serve` and `db` on a real data directory, as a user runs them."""
 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,7 +35,9 @@ def _rampart(
 def test_init_is_idempotent(tmp_path: Path) -> None:
     env = _env(tmp_path, RAMPART_ADMIN_PASSWORD="correct horse 42 battery")
     first = json.loads(
-        _rampart("init", "--json", "--admin-email", "sec@shop.example", cwd=tmp_path, env=env).stdout
+        _rampart(
+            "init", "--json", "--admin-email", "sec@shop.example", cwd=tmp_path, env=env
+        ).stdout
     )
     assert first["fresh"] is True
     assert first["admin"] == {"email": "sec@shop.example", "created": True}

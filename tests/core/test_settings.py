@@ -20,7 +20,9 @@ def test_configuration_doc_matches_settings_class() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    undocumented = [n for n, f in Settings.model_fields.items() if not (f.description or "").strip()]
+    undocumented = [
+        n for n, f in Settings.model_fields.items() if not (f.description or "").strip()
+    ]
     assert undocumented == []
 
 
