@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, clients, db, jobs, keys, policy, setup, users, vault, worker
+from cli import apply, audit, clients, db, jobs, keys, policy, setup, users, vault, worker
 
 app = typer.Typer(
     name="rampart",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("init")(setup.init)
 app.command("serve")(setup.serve)
+app.command("apply")(apply.apply)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")

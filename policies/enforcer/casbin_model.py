@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import casbin  # type: ignore[import-untyped]
-from casbin.persist.adapter import Adapter, load_policy_line  # type: ignore[import-untyped]
+import casbin
+from casbin.persist.adapter import Adapter, load_policy_line
 
 from policies.enforcer.conditions import action_matches, condition_holds
 

@@ -13,7 +13,7 @@ import sys
 from functools import lru_cache
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
-from casbin.util.builtin_operators import KEY_MATCH2_PATTERN  # type: ignore[import-untyped]
+from casbin.util.builtin_operators import KEY_MATCH2_PATTERN
 
 from policies.enforcer.exceptions import PolicyInvalid
 

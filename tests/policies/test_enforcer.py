@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from casbin.util.builtin_operators import key_match2  # type: ignore[import-untyped]
+from casbin.util.builtin_operators import key_match2
 
 from policies.enforcer import (
     DecisionContext,

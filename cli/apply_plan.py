@@ -1,0 +1,206 @@
+"""What `rampart apply` would change (create / update / unchanged per object) and carrying it out
+through the domain services, all in the caller's one transaction. Flushes only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cli.apply_document import LoadedDocument, RoleDeclaration, UserDeclaration
+from core.errors import RampartError
+from iam.accounts import repository as accounts_repository
+from iam.accounts import service as accounts
+from iam.accounts.password_rules import generate_password
+from iam.oauth2 import service as oauth2
+from iam.oauth2.models import OAuth2Client
+from iam.oauth2.schemas import ClientSpec
+from policies import service as policies
+
+Action = Literal["create", "update", "unchanged"]
+Declaration = RoleDeclaration | UserDeclaration | ClientSpec
+POLICY_OBJECT = "policy"
+
+
+class ApplyFailed(RampartError):
+    """A service refused one object of the document; nothing of the document was kept."""
+
+    status, slug, title = 422, "apply-failed", "Configuration could not be applied"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    kind: str  # role, user, client, policy
+    name: str
+    action: Action
+    location: str  # YAML path, for errors
+    changes: tuple[str, ...] = ()  # field names (never values: they may be personal data)
+    declaration: Declaration | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(slots=True)
+class ApplyOutcome:
+    changes: list[PlannedChange]
+    client_secrets: dict[str, str] = field(default_factory=dict)  # client name -> secret
+    user_passwords: dict[str, str] = field(default_factory=dict)  # email -> generated password
+
+
+def _action(exists: bool, changed: list[str]) -> Action:
+    if not exists:
+        return "create"
+    return "update" if changed else "unchanged"
+
+
+def _plan_role(db: Session, role: RoleDeclaration, location: str) -> PlannedChange:
+    row = accounts_repository.get_role(db, role.name)
+    changed: list[str] = []
+    if row is not None:
+        if role.requires_mfa is not None and role.requires_mfa != row.requires_mfa:
+            changed.append("requires_mfa")
+        if role.description is not None and role.description != row.description:
+            changed.append("description")
+    action = _action(row is not None, changed)
+    return PlannedChange("role", role.name, action, location, (*changed,), role)
+
+
+def _plan_user(db: Session, user: UserDeclaration, location: str) -> PlannedChange:
+    row = accounts_repository.get_user_by_email(db, user.email)
+    changed: list[str] = []
+    if row is not None:
+        wanted: dict[str, Any] = {
+            "name": (user.name, row.name),
+            "email_verified": (user.email_verified, row.email_verified),
+            "roles": (user.roles, row.roles),
+            "status": (user.status, row.status),
+        }
+        changed = [key for key, (want, have) in wanted.items() if want is not None and want != have]
+    action = _action(row is not None, changed)
+    return PlannedChange("user", user.email, action, location, (*changed,), user)
+
+
+def _find_client(db: Session, name: str) -> OAuth2Client | None:
+    return db.execute(select(OAuth2Client).where(OAuth2Client.name == name)).scalar_one_or_none()
+
+
+def _plan_client(db: Session, spec: ClientSpec, location: str) -> PlannedChange:
+    row = _find_client(db, spec.name)
+    changed: list[str] = []
+    if row is not None:
+        compared = (
+            "client_type",
+            "token_endpoint_auth_method",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "grant_types",
+            "scopes",
+            "audiences",
+            "first_party",
+            "jwks",
+        )
+        changed = [name for name in compared if getattr(spec, name) != getattr(row, name)]
+        if spec.client_id is not None and spec.client_id != row.client_id:
+            changed.append("client_id")
+        needs_secret = spec.token_endpoint_auth_method in (
+            "client_secret_basic",
+            "client_secret_post",
+        )
+        if needs_secret and row.secret_hash is None:
+            changed.append("secret")
+    action = _action(row is not None, changed)
+    return PlannedChange("client", spec.name, action, location, (*changed,), spec)
+
+
+def _plan_policy(db: Session, lines: tuple[str, ...]) -> PlannedChange:
+    current = policies.snapshot(db)
+    added, removed = policies.diff_lines(current.lines, lines)
+    action: Action = "unchanged" if not added and not removed else "update"
+    if current.version == 0 and action == "update":
+        action = "create"
+    return PlannedChange(
+        POLICY_OBJECT, "rampart", action, "policies", (f"+{len(added)}", f"-{len(removed)}")
+    )
+
+
+def plan(db: Session, loaded: LoadedDocument) -> list[PlannedChange]:
+    """One entry per declared object, in the order they are applied: roles, users, clients,
+    policy (roles first: users name them)."""
+    document = loaded.document
+    changes = [_plan_role(db, r, f"roles[{i}]") for i, r in enumerate(document.roles)]
+    changes += [_plan_user(db, u, f"users[{i}]") for i, u in enumerate(document.users)]
+    changes += [_plan_client(db, c, f"clients[{i}]") for i, c in enumerate(document.clients)]
+    if loaded.policy_lines is not None:
+        changes.append(_plan_policy(db, loaded.policy_lines))
+    return changes
+
+
+def _apply_user(
+    db: Session, user: UserDeclaration, change: PlannedChange, generate: bool
+) -> str | None:
+    """Returns the generated password of a new user, if one was asked for."""
+    # A disabled account cannot log in: a password for it would only be one more secret to leak.
+    wants_password = generate and change.action == "create" and user.status != "disabled"
+    password = generate_password() if wants_password else None
+    row, _ = accounts.create_user(
+        db,
+        user.email,
+        password=password,
+        name=user.name,
+        roles=user.roles,
+        email_verified=user.email_verified,
+    )
+    if user.status == "disabled":
+        accounts.disable_user(db, row, reason="disabled by rampart apply")
+    elif user.status == "active":
+        accounts.enable_user(db, row)
+    return password
+
+
+def _policy_reason(loaded: LoadedDocument) -> str:
+    section = loaded.document.policies
+    return (section.reason if section else None) or f"rampart apply {loaded.path.name}"
+
+
+def execute(
+    db: Session,
+    loaded: LoadedDocument,
+    *,
+    actor: str,
+    generate_passwords: bool = False,
+) -> ApplyOutcome:
+    """Plan, then create or update what differs; unchanged objects are not touched (no audit
+    entry, no new secret). A refusal raises ApplyFailed naming the object's YAML path."""
+    changes = plan(db, loaded)
+    outcome = ApplyOutcome(changes=changes)
+    for change in changes:
+        if change.action == "unchanged":
+            continue
+        declaration = change.declaration
+        try:
+            if isinstance(declaration, RoleDeclaration):
+                accounts.ensure_role(
+                    db,
+                    declaration.name,
+                    requires_mfa=declaration.requires_mfa,
+                    description=declaration.description,
+                )
+            elif isinstance(declaration, UserDeclaration):
+                password = _apply_user(db, declaration, change, generate_passwords)
+                if password is not None:
+                    outcome.user_passwords[declaration.email] = password
+            elif isinstance(declaration, ClientSpec):
+                applied = oauth2.apply_client(db, declaration)
+                if applied.client_secret is not None:
+                    outcome.client_secrets[declaration.name] = applied.client_secret
+            elif change.kind == POLICY_OBJECT and loaded.policy_lines is not None:
+                policies.apply_policy(
+                    db, loaded.policy_lines, actor=actor, reason=_policy_reason(loaded)
+                )
+        except RampartError as exc:
+            raise ApplyFailed(f"{change.location} ({change.name}): {exc.detail}") from exc
+    return outcome
