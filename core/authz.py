@@ -105,33 +105,42 @@ def _origin(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
         return None
 
 
+def check_access(request: Request, obj: str, act: str) -> Principal:
+    """Authenticate the caller and decide ``act`` on ``obj`` (sync: may read the database).
+
+    For permissions known only inside an endpoint (a token type found in a body); routes
+    declare theirs with :func:`authorize`.
+    """
+    config = _configured
+    if config.authenticator is None or config.decider is None:
+        raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
+    principal = config.authenticator(request)
+    if principal is None:
+        raise Unauthenticated("a valid bearer access token is required")
+    access = AccessRequest(principal, obj, act, _origin(request))
+    decision = config.decider(access)
+    if config.recorder is not None:
+        config.recorder(access, decision)
+    if not decision.allowed:
+        raise Forbidden(f"{act} on {obj} is not allowed for this caller")
+    return principal
+
+
+async def authorize_request(request: Request, obj: str, act: str) -> Principal:
+    """:func:`check_access` in the threadpool; the verified caller becomes the acting context
+    of the request (set here, on the request's own context, so the endpoint and every audit
+    entry it writes name who acted, not "anonymous")."""
+    principal = await run_in_threadpool(check_access, request, obj, act)
+    request.state.principal = principal
+    set_current(replace(current(), actor=principal.name))
+    return principal
+
+
 def authorize(obj: str, act: str) -> Any:
     """A FastAPI dependency that yields the caller's :class:`Principal` or refuses the request."""
 
-    def check(request: Request) -> Principal:
-        config = _configured
-        if config.authenticator is None or config.decider is None:
-            raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
-        principal = config.authenticator(request)
-        if principal is None:
-            raise Unauthenticated("a valid bearer access token is required")
-        access = AccessRequest(principal, obj, act, _origin(request))
-        decision = config.decider(access)
-        if config.recorder is not None:
-            config.recorder(access, decision)
-        if not decision.allowed:
-            raise Forbidden(f"{act} on {obj} is not allowed for this caller")
-        return principal
-
     async def guard(request: Request) -> Principal:
-        # Verification and the decision may read the database: they run in the threadpool. The
-        # verified caller becomes the acting context here, on the request's own context, so the
-        # endpoint and every audit entry it writes name who acted (not "anonymous").
-        principal = await run_in_threadpool(check, request)
-        request.state.principal = principal
-        acting = current()
-        set_current(replace(acting, actor=principal.name))
-        return principal
+        return await authorize_request(request, obj, act)
 
     guard.rampart_permission = (obj, act)  # type: ignore[attr-defined]
     guard.__name__ = f"authorize_{obj}_{act}".replace(":", "_").replace("*", "any")

@@ -4,13 +4,12 @@ instead of a bearer token, lives in ``vault.proxy.inbound_endpoints``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from core.authz import Principal, authorize
+from core.authz import Principal, authorize, authorize_request, check_access
 from core.http import DbSession
 from vault.proxy.exceptions import ProxyBodyTooLarge
 from vault.proxy.forwarding import MAX_PROXY_BODY_BYTES, ProxyResponse
@@ -42,11 +41,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _route_forward_guard(request: Request) -> Principal:
+async def _route_forward_guard(request: Request) -> Principal:
     """``vault:proxy:<route>`` ``forward``: the permission names the route being used."""
     name = str(request.path_params.get("route", ""))
-    check: Callable[[Request], Principal] = authorize(f"vault:proxy:{name}", "forward").dependency
-    return check(request)
+    return await authorize_request(request, f"vault:proxy:{name}", "forward")
 
 
 _route_forward_guard.rampart_permission = ("vault:proxy:{route}", "forward")  # type: ignore[attr-defined]
@@ -91,7 +89,7 @@ def _add_forward_route(method: str) -> None:
         body = await read_bounded_body(request)
 
         def may_detokenize(token_type: str) -> None:
-            authorize(f"vault:{token_type}", "detokenize").dependency(request)
+            check_access(request, f"vault:{token_type}", "detokenize")
 
         answer = await run_in_threadpool(
             lambda: forward_outbound(
