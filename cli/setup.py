@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -111,8 +112,6 @@ def serve(
 ) -> None:
     """Serve the control plane; on a fresh data directory, initialize first and print the
     admin login."""
-    import uvicorn
-
     settings = get_settings()
     with cli_errors():
         report = initialize(settings)
@@ -123,14 +122,7 @@ def serve(
     bind_port = port or settings.port
     stderr.print(f"serving on http://{bind_host}:{bind_port} (issuer {settings.issuer})")
     sys.stdout.flush()
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers or settings.workers,
-        log_config=None,
-        access_log=settings.access_log,
-        proxy_headers=False,
-        server_header=False,
-    )
+    sys.stderr.flush()
+    # Replace this process with the bare server: set-up's imports leave memory with it.
+    argv = [sys.executable, "-m", "server", "--host", bind_host, "--port", str(bind_port)]
+    os.execv(sys.executable, [*argv, "--workers", str(workers or settings.workers)])  # noqa: S606

@@ -16,15 +16,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.logging import get_logger
 from core.settings import get_settings
 from policies.runtime import PolicyRuntime, runtime
+
+if TYPE_CHECKING:
+    import redis
 
 log = get_logger(__name__)
 
@@ -111,6 +113,8 @@ def publish(change: PolicyChange, target: PolicyRuntime = runtime) -> None:
     url = redis_url_provider()
     if not url:
         return
+    import redis  # only deployments with Redis pay for the client
+
     try:
         with _publish_lock:
             client = _publish_clients.get(url)
@@ -233,6 +237,8 @@ class PolicySyncer:
         if not self._redis_url:
             return False
         if self._pubsub is None:
+            import redis
+
             client = redis.Redis.from_url(
                 self._redis_url, socket_connect_timeout=1.0, health_check_interval=10
             )
@@ -249,5 +255,7 @@ class PolicySyncer:
     def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
+            import redis
+
             with contextlib.suppress(redis.RedisError):
                 pubsub.close()

@@ -6,16 +6,19 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.jobs import notify
 from core.jobs.config import JobsConfig
-from core.jobs.distributed import DramatiqEngine
 from core.jobs.scheduler import Scheduler
 from core.jobs.workers import DatabaseWorkerPool
 from core.logging import get_logger
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.jobs.distributed import DramatiqEngine
 
 log = get_logger(__name__)
 
@@ -46,7 +49,7 @@ class JobsRuntime:
         self.concurrency = concurrency or config.concurrency
         self.queues = queues or config.queues
         self.scheduler = Scheduler(config, factory) if scheduler else None
-        self.engine = DramatiqEngine(config, factory) if config.engine == "dramatiq" else None
+        self.engine = _dramatiq_engine(config, factory) if config.engine == "dramatiq" else None
         self.pool = (
             DatabaseWorkerPool(
                 config, factory=factory, queues=self.queues, concurrency=self.concurrency
@@ -130,3 +133,10 @@ def start_worker(
         config, scheduler=scheduler, workers=True, concurrency=concurrency, queues=queues
     )
     return runtime.start()
+
+
+def _dramatiq_engine(config: JobsConfig, factory: sessionmaker[Session] | None) -> DramatiqEngine:
+    # Imported here: the embedded default never loads Dramatiq or the Redis client.
+    from core.jobs.distributed import DramatiqEngine
+
+    return DramatiqEngine(config, factory)
