@@ -4,61 +4,17 @@ client linked to role:service (which may ask for decisions)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import urllib.parse
-import urllib.request
-from base64 import b64encode
 from pathlib import Path
 
 from benchmarks.harness import Figure
-from benchmarks.servers import ROOT, WrkResult, rampart_server, run_wrk
+from benchmarks.servers import WrkResult, rampart_server, run_wrk, service_bearer
 
 LUA = Path(__file__).resolve().parent / "lua"
 BATCH = 1000
 WORKERS = int(os.environ.get("BENCH_AUTHZ_WORKERS", "1"))
 CLIENT_ID = "bench-authz"
-
-
-def _rampart(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/rampart"), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-
-
-def _bearer(base_url: str, env: dict[str, str]) -> str:
-    created = json.loads(
-        _rampart(
-            env,
-            "client",
-            "create",
-            CLIENT_ID,
-            "--client-id",
-            CLIENT_ID,
-            "--grant",
-            "client_credentials",
-            "--json",
-        )
-    )
-    secret = created.get("client_secret") or created.get("secret")
-    current = json.loads(_rampart(env, "policy", "show", "--json"))["lines"]
-    policy = Path(env["RAMPART_DATA_DIR"]) / "bench-policy.csv"
-    policy.write_text("\n".join([*current, f"g, client:{CLIENT_ID}, role:service, rampart"]) + "\n")
-    _rampart(env, "policy", "apply", str(policy), "--reason", "benchmark client")
-    request = urllib.request.Request(  # noqa: S310 - loopback only
-        base_url + "/oauth2/token",
-        data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
-        headers={"Authorization": "Basic " + b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return str(json.loads(response.read())["access_token"])
 
 
 def _wrk(url: str, script: str, env: dict[str, str], seconds: int) -> WrkResult:
@@ -78,7 +34,7 @@ def run(quick: bool) -> list[Figure]:
     seconds = 5 if quick else 15
     with rampart_server(env={"RAMPART_SCHEDULER": "off"}, workers=WORKERS) as server:
         env = {"RAMPART_DATA_DIR": str(server.data_dir)}
-        bearer = _bearer(server.base_url, env)
+        bearer = service_bearer(server.base_url, env, CLIENT_ID)
         lua_env = {"BENCH_BEARER": bearer, "BENCH_BATCH": str(BATCH)}
         single = _wrk(server.base_url + "/v1/authz/check", "authz_check.lua", lua_env, seconds)
         batch = _wrk(

@@ -1,9 +1,8 @@
 """Tokenization vault vs OpenBao (Raft storage, persisted) on this machine, in one run.
 
 * OpenBao: KV v2 writes, Transit encrypt and Transit batch encrypt, driven by wrk + Lua.
-* Rampart over HTTP (`rampart serve`, wrk + Lua): needs a bearer the server's zero-trust guard
-  accepts (BENCH_BEARER). Until the composition plugs the IdP verifier and the enforcer into
-  core.authz, every /v1 route answers 503 and these figures are reported as blocked.
+* Rampart over HTTP (`rampart serve`, wrk + Lua), authenticated like a real service: a
+  client-credentials token of a client holding the `service` role (or BENCH_BEARER).
 * Rampart service layer in-process (same code the endpoints call, persisted and audited, one
   unit of work per call), on SQLite and PostgreSQL: where the time goes without HTTP.
 """
@@ -25,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from benchmarks.harness import Figure
 from benchmarks.openbao_raft import openbao_raft
-from benchmarks.servers import WrkResult, rampart_server, run_wrk
+from benchmarks.servers import WrkResult, rampart_server, run_wrk, service_bearer
 
 LUA = Path(__file__).resolve().parent / "lua"
 CONNECTIONS = 64
@@ -198,12 +197,14 @@ def _http_run(
 ) -> list[Figure]:
     figures: list[Figure] = []
     with _maybe_pg(env) as server_env, rampart_server(env=server_env, workers=1) as server:
+        if bearer is None:
+            cli_env = {**server_env, "RAMPART_DATA_DIR": str(server.data_dir)}
+            bearer = service_bearer(server.base_url, cli_env, "bench-vault")
         status = _probe(server.base_url, bearer)
         if status != 201 or bearer is None:
             reason = (
                 f"no bearer accepted by the zero-trust guard: POST /v1/vault/pan/tokens "
-                f"answers {status} (the composition has not plugged the IdP verifier and "
-                "the enforcer into core.authz yet); set BENCH_BEARER once it has"
+                f"answers {status}"
             )
             return [_blocked(label, kv, reason)]
         env_lua = {"BENCH_BEARER": bearer, "BENCH_BATCH": str(BATCH)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -10,7 +11,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+from base64 import b64encode
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,3 +135,38 @@ def run_wrk(
         if match:
             errors += int(match.group(1))
     return WrkResult(rps, _latency_ms(out, "50"), _latency_ms(out, "99"), errors)
+
+
+def rampart_cli(env: dict[str, str], *args: str) -> str:
+    """Run the `rampart` command against a benchmark server's data directory and database."""
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/rampart"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+
+
+def service_bearer(base_url: str, env: dict[str, str], client_id: str) -> str:
+    """A real access token: a client-credentials client created with the CLI, granted the
+    `service` role by a policy change, then the token endpoint."""
+    created = json.loads(
+        rampart_cli(
+            env, "client", "create", client_id, "--client-id", client_id,
+            "--grant", "client_credentials", "--json",
+        )
+    )  # fmt: skip
+    secret = created.get("client_secret") or created.get("secret")
+    current = json.loads(rampart_cli(env, "policy", "show", "--json"))["lines"]
+    policy = Path(env["RAMPART_DATA_DIR"]) / f"bench-policy-{client_id}.csv"
+    policy.write_text("\n".join([*current, f"g, client:{client_id}, role:service, rampart"]) + "\n")
+    rampart_cli(env, "policy", "apply", str(policy), "--reason", "benchmark client")
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        base_url + "/oauth2/token",
+        data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
+        headers={"Authorization": "Basic " + b64encode(f"{client_id}:{secret}".encode()).decode()},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return str(json.loads(response.read())["access_token"])
