@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings, get_settings
 from server.app import create_app
+from tests.core.kms.conftest import use_vault
+from tests.fixtures.openbao import OpenBaoServer
 from tests.server.conftest import prepare
 
 CLOSED_PORT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/x"
@@ -106,3 +108,26 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     # Raw paths never become labels (bounded cardinality, nothing secret in metrics).
     assert "4111111111111111" not in text
     assert "/no/such/path" not in text
+
+
+def test_readyz_turns_503_naming_the_kms_when_openbao_stops(
+    settings: Settings,
+    openbao_disposable: OpenBaoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_vault(monkeypatch, openbao_disposable)
+    vault_settings = get_settings()
+    prepare(vault_settings)
+    with TestClient(create_app(vault_settings), raise_server_exceptions=False) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["kms"] == "ok"
+
+        openbao_disposable.stop()
+
+        down = client.get("/readyz")
+    assert down.status_code == 503
+    assert down.headers["content-type"].startswith("application/problem+json")
+    assert down.json()["failed"] == ["kms"]
+    assert down.json()["checks"] == {"database": "ok", "kms": "fail"}
+    assert openbao_disposable.token not in down.text
