@@ -2,7 +2,9 @@
 decision audit into core.authz, and runs the policy syncer, for the server's lifetime.
 
 * authenticate: RFC 9068 checks by iam.oauth2.verification against this issuer's published keys
-  (audience: the issuer), then revocation by ``jti``; users get their roles from the accounts.
+  (audience: the issuer), then revocation by ``jti`` (at once for revocations by this process,
+  within REVOCATION_CACHE_SECONDS for another's; token_store); users get their roles from the
+  accounts.
 * decide: the process's policy runtime (policies.runtime), kept current by policies.sync.
 * record: every deny, and allows on sensitive objects, go to the audit ledger in their own unit
   of work, so the entry commits even though the refused request rolls its own transaction back.
@@ -25,7 +27,7 @@ from core.logging import get_logger
 from core.settings import Settings, get_settings
 from iam.accounts.service import get_user
 from iam.keys.service import verification_key
-from iam.oauth2.token_store import is_access_revoked
+from iam.oauth2.token_store import is_access_revoked_for_guard
 from iam.oauth2.verification import TokenRejected, verify_access_token
 from policies.principals import principal_context, principal_subjects, subject_name
 from policies.runtime import runtime
@@ -102,7 +104,7 @@ def authenticate(request: Request) -> Principal | None:
             log.info("access token rejected", reason=exc.reason)
             return None
         claims = verified.claims
-        if is_access_revoked(db, verified.jti):
+        if is_access_revoked_for_guard(db, verified.jti):
             log.info("access token rejected", reason="revoked")
             return None
         roles = _roles_claim(claims)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -219,7 +221,10 @@ def revoke_access_jti(
     db: Session, jti: str, client_id: str, expires_at: datetime, reason: str
 ) -> None:
     """Idempotent: a jti already revoked stays revoked with its first reason."""
-    if expires_at <= utcnow() or db.get(RevokedAccessToken, jti) is not None:
+    if expires_at <= utcnow():
+        return
+    if db.get(RevokedAccessToken, jti) is not None:
+        revocation_cache_invalidate(jti, expires_at)  # revoked elsewhere: stop trusting a cache
         return
     try:
         with db.begin_nested():
@@ -230,8 +235,58 @@ def revoke_access_jti(
             )
     except IntegrityError:
         pass  # revoked concurrently: same outcome
-    revocation_cache_invalidate(jti)
+    revocation_cache_invalidate(jti, expires_at)
 
+
+REVOCATION_CACHE_SECONDS = 1.0  # how stale the guard may be about another process's revocation
+_CACHE_MAX_ENTRIES = 100_000  # bounded memory under a flood of distinct tokens
+
+
+class GuardRevocations:
+    """Process-local answers for the guard: ``jti -> not revoked`` for at most ``ttl`` seconds,
+    and the jtis this process revoked (until they expire), checked first so a stale cached
+    answer can never let them through."""
+
+    def __init__(
+        self, ttl: float = REVOCATION_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._not_revoked_until: dict[str, float] = {}
+        self._revoked_here: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def is_revoked(self, jti: str, read_exact: Callable[[], bool]) -> bool:
+        now = self.clock()
+        if jti in self._revoked_here:
+            return True
+        until = self._not_revoked_until.get(jti)
+        if until is not None and until > now:
+            return False
+        if read_exact():
+            return True
+        with self._lock:
+            if len(self._not_revoked_until) >= _CACHE_MAX_ENTRIES:
+                self._not_revoked_until.clear()
+            self._not_revoked_until[jti] = now + self.ttl
+        return False
+
+    def revoked_here(self, jti: str, expires_at: datetime | None) -> None:
+        now = self.clock()
+        remaining = (expires_at - utcnow()).total_seconds() if expires_at is not None else 86_400.0
+        with self._lock:
+            self._revoked_here[jti] = now + max(remaining, self.ttl)
+            self._not_revoked_until.pop(jti, None)
+            if len(self._revoked_here) > _CACHE_MAX_ENTRIES:  # drop those past their expiry
+                self._revoked_here = {k: v for k, v in self._revoked_here.items() if v > now}
+
+    def forget(self) -> None:
+        with self._lock:
+            self._not_revoked_until.clear()
+            self._revoked_here.clear()
+
+
+guard_revocations = GuardRevocations()
 
 _revoked_jti = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
 
@@ -241,8 +296,17 @@ def is_access_revoked(db: Session, jti: str) -> bool:
     return db.execute(_revoked_jti, {"jti": jti}).first() is not None
 
 
-def revocation_cache_invalidate(_jti: str) -> None:
-    """Hook kept for a future in-process cache; correctness first: every check reads the table."""
+def is_access_revoked_for_guard(db: Session, jti: str) -> bool:
+    """The zero-trust guard's check: a revocation by this process counts at once, one by another
+    process within REVOCATION_CACHE_SECONDS (see docs/identity.md). Introspection and userinfo
+    keep :func:`is_access_revoked` (exact)."""
+    return guard_revocations.is_revoked(jti, lambda: is_access_revoked(db, jti))
+
+
+def revocation_cache_invalidate(jti: str, expires_at: datetime | None = None) -> None:
+    """This process revoked ``jti``: its guard refuses it from now on, without waiting for a
+    cached answer to expire (nor for the revoking transaction to commit: fail closed)."""
+    guard_revocations.revoked_here(jti, expires_at)
 
 
 def record_assertion_jti(db: Session, client_id: str, jti: str, expires_at: datetime) -> bool:
