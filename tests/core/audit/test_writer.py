@@ -94,7 +94,8 @@ def test_interleaves_with_in_transaction_appends(
         result = verify(session, [])
         types = set(session.scalars(select(AuditEntry.event_type)))
     assert result.ok, result.problem
-    assert types == {"test.atomic", "test.grouped"}
+    # Both kinds of append landed in one valid chain (other events may share the database).
+    assert {"test.atomic", "test.grouped"} <= types
 
 
 def test_acting_context_is_the_callers(
