@@ -42,6 +42,7 @@ def http_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     embedded default in a fresh data directory, once instead of once per backend."""
     monkeypatch.setenv("RAMPART_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RAMPART_ENV", "test")
+    monkeypatch.setenv("RAMPART_SCHEDULER", "off")  # no job runtime on this unmigrated database
     for name in ("RAMPART_DATABASE_URL", "RAMPART_REDIS_URL", "RAMPART_KMS"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
