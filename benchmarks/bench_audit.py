@@ -202,11 +202,10 @@ def _seed_ledger(engine: Engine, count: int) -> None:
             }
         )
         previous = digest
-    with Session(engine) as session:
+    with unit_of_work(sessionmaker(bind=engine)) as session:
         for offset in range(0, count, 10_000):
             session.execute(insert(AuditEntry), rows[offset : offset + 10_000])
         session.execute(insert(AuditChainHead).values(id=1, last_seq=count, last_hash=previous))
-        session.commit()
 
 
 @contextmanager

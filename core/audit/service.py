@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -23,6 +23,18 @@ from core.errors import SecretRefused, ValidationFailed
 from core.sensitive import contains_card_number, find_secrets, mask_card_numbers
 
 _MAX_LENGTHS = {"actor": 255, "event_type": 100, "origin": 255, "resource": 500, "request_id": 100}
+
+
+class EventFields(TypedDict):
+    """What a caller says about an event; every append entry point takes exactly these."""
+
+    event_type: str
+    outcome: NotRequired[str]
+    resource: NotRequired[str | None]
+    details: NotRequired[Mapping[str, Any] | None]
+    actor: NotRequired[str | None]
+    origin: NotRequired[str | None]
+    request_id: NotRequired[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,31 +130,12 @@ def append_prepared(session: Session, events: Sequence[PreparedEvent]) -> list[d
     return rows
 
 
-def record_event(
-    session: Session,
-    *,
-    event_type: str,
-    outcome: str = "success",
-    resource: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    request_id: str | None = None,
-) -> AuditEntry:
+def record_event(session: Session, **fields: Unpack[EventFields]) -> AuditEntry:
     """Append one entry after the chain head, in the caller's transaction (for changes that
     must commit atomically with their audit entry); actor, origin and request id default to
     the acting context. Raises SecretRefused (naming the JSON path, never the value) and
     writes nothing when the entry would hold a card number or a secret-named field."""
-    event = prepare_event(
-        event_type=event_type,
-        outcome=outcome,
-        resource=resource,
-        details=details,
-        actor=actor,
-        origin=origin,
-        request_id=request_id,
-    )
-    (values,) = append_prepared(session, [event])
+    (values,) = append_prepared(session, [prepare_event(**fields)])
     # A Core insert, then the row joins the session as persistent without a second INSERT:
     # an ORM flush per entry cost more than the rest of the append together.
     entry = AuditEntry(**values)

@@ -16,14 +16,14 @@ import fcntl
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any
+from typing import Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.audit.service import PreparedEvent, append_prepared, prepare_event
+from core.audit.service import EventFields, PreparedEvent, append_prepared, prepare_event
 from core.database import get_sessionmaker, unit_of_work
 from core.errors import DatabaseUnavailable
 from core.logging import get_logger
@@ -164,78 +164,27 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def submit_event(
-    *,
-    event_type: str,
-    outcome: str = "success",
-    resource: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    request_id: str | None = None,
-) -> Future[int]:
+def submit_event(**fields: Unpack[EventFields]) -> Future[int]:
     """Validate now (SecretRefused, ValidationFailed raise here, in the caller, with the
     caller's acting context) and queue; the future resolves to the entry's ``seq`` once its
     batch is committed, or raises DatabaseUnavailable."""
-    event = prepare_event(
-        event_type=event_type,
-        outcome=outcome,
-        resource=resource,
-        details=details,
-        actor=actor,
-        origin=origin,
-        request_id=request_id,
-    )
-    return get_audit_writer().submit(event)
+    return get_audit_writer().submit(prepare_event(**fields))
 
 
 def record_event_durably(
-    *,
-    event_type: str,
-    outcome: str = "success",
-    resource: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    request_id: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    *, timeout: float = DEFAULT_TIMEOUT_SECONDS, **fields: Unpack[EventFields]
 ) -> int:
     """Append one event through the group commit and wait until it is committed (for sync
     callers, e.g. in the threadpool); returns its ``seq``."""
-    future = submit_event(
-        event_type=event_type,
-        outcome=outcome,
-        resource=resource,
-        details=details,
-        actor=actor,
-        origin=origin,
-        request_id=request_id,
-    )
+    future = submit_event(**fields)
     try:
         return future.result(timeout)
     except TimeoutError as exc:
         raise DatabaseUnavailable("the audit ledger did not commit in time") from exc
 
 
-async def record_event_committed(
-    *,
-    event_type: str,
-    outcome: str = "success",
-    resource: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    request_id: str | None = None,
-) -> int:
+async def record_event_committed(**fields: Unpack[EventFields]) -> int:
     """Like :func:`record_event_durably` for async callers: the event loop stays free while
     the batch commits."""
-    future = submit_event(
-        event_type=event_type,
-        outcome=outcome,
-        resource=resource,
-        details=details,
-        actor=actor,
-        origin=origin,
-        request_id=request_id,
-    )
+    future = submit_event(**fields)
     return await asyncio.wrap_future(future)
