@@ -116,6 +116,47 @@ def relay(
     return ProxyResponse(answer.status, answer.headers, body, masked)
 
 
+def relay_audited(
+    route: ProxyRoute,
+    target: PinnedTarget,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    document: Any,
+    headers: Mapping[str, str],
+    audit_details: Mapping[str, Any],
+    actor: str | None,
+) -> ProxyResponse:
+    """:func:`relay`, then one ``vault.proxy.forwarded`` entry with the upstream's outcome
+    (``audit_details`` name the token ids and, outbound, the purpose)."""
+    try:
+        answer = relay(
+            target, method=method, path=path, query=query, document=document, headers=headers
+        )
+    except RampartError as exc:
+        audit_forward(
+            route,
+            event_type="vault.proxy.forwarded",
+            outcome="failure",
+            details={**audit_details, **failure_details(exc)},
+            actor=actor,
+        )
+        raise
+    audit_forward(
+        route,
+        event_type="vault.proxy.forwarded",
+        outcome="success",
+        details={
+            **audit_details,
+            "upstream_status": answer.status,
+            "masked_in_answer": answer.masked,
+        },
+        actor=actor,
+    )
+    return answer
+
+
 def audit_forward(
     route: ProxyRoute,
     *,

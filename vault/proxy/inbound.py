@@ -26,7 +26,7 @@ from vault.proxy.forwarding import (
     failure_details,
     forwarded_headers,
     parse_body,
-    relay,
+    relay_audited,
     vetted_target,
 )
 from vault.proxy.routes import ProxyRoute, get_route, signing_secret
@@ -63,29 +63,15 @@ def forward_inbound(
             actor=actor,
         )
         raise
-    try:
-        answer = relay(
-            target,
-            method=method,
-            path=path,
-            query=query,
-            document=document,
-            headers=forwarded_headers(headers, route),
-        )
-    except RampartError as exc:
-        audit_forward(
-            route,
-            event_type="vault.proxy.forwarded",
-            outcome="failure",
-            details={"ids": ids, **failure_details(exc)},
-            actor=actor,
-        )
-        raise
-    audit_forward(
+    answer = relay_audited(
         route,
-        event_type="vault.proxy.forwarded",
-        outcome="success",
-        details={"ids": ids, "upstream_status": answer.status, "masked_in_answer": answer.masked},
+        target,
+        method=method,
+        path=path,
+        query=query,
+        document=document,
+        headers=forwarded_headers(headers, route),
+        audit_details={"ids": ids},
         actor=actor,
     )
     return answer

@@ -24,7 +24,7 @@ from vault.proxy.forwarding import (
     failure_details,
     forwarded_headers,
     parse_body,
-    relay,
+    relay_audited,
     vetted_target,
 )
 from vault.proxy.routes import ProxyRoute, get_route
@@ -58,34 +58,15 @@ def forward_outbound(
         may_detokenize(token_type)
     target = _vetted(route, path, caller.subject)
     ids = _reveal(route, caller, declared, target)
-    try:
-        answer = relay(
-            target,
-            method=method,
-            path=path,
-            query=query,
-            document=document,
-            headers=forwarded_headers(caller_headers, route),
-        )
-    except RampartError as exc:
-        audit_forward(
-            route,
-            event_type="vault.proxy.forwarded",
-            outcome="failure",
-            details={"ids": ids, "purpose": route.purpose, **failure_details(exc)},
-            actor=caller.subject,
-        )
-        raise
-    audit_forward(
+    answer = relay_audited(
         route,
-        event_type="vault.proxy.forwarded",
-        outcome="success",
-        details={
-            "ids": ids,
-            "purpose": route.purpose,
-            "upstream_status": answer.status,
-            "masked_in_answer": answer.masked,
-        },
+        target,
+        method=method,
+        path=path,
+        query=query,
+        document=document,
+        headers=forwarded_headers(caller_headers, route),
+        audit_details={"ids": ids, "purpose": route.purpose},
         actor=caller.subject,
     )
     return answer
