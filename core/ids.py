@@ -7,17 +7,28 @@ import secrets
 import time
 import uuid
 
+_UUID7_VERSION_AND_VARIANT = 0x7 << 76 | 0b10 << 62
+_RAND_B_MASK = 0x3FFF_FFFF_FFFF_FFFF
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown  # looked up once: enum members are slow class attributes
+
 
 def uuid7() -> uuid.UUID:
     """RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits; sorts by creation time."""
     ms = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
-    return uuid.UUID(int=value)
+    rand_a = (rand >> 62) & 0xFFF
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | _UUID7_VERSION_AND_VARIANT | rand_a << 64
+    return _uuid_from_int(value | rand & _RAND_B_MASK)
+
+
+def _uuid_from_int(value: int) -> uuid.UUID:
+    # UUID(int=...) without its argument parsing, which cost more than building the value (one
+    # id per stored row); CPython 3.14 adds the same shortcut as UUID._from_int. ``value`` is
+    # 128 bits by construction.
+    new = object.__new__(uuid.UUID)
+    object.__setattr__(new, "int", value)
+    object.__setattr__(new, "is_safe", _UNKNOWN_SAFETY)
+    return new
 
 
 def new_request_id() -> str:

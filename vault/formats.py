@@ -7,13 +7,14 @@ Generators take the randomness as bytes, so random and deterministic tokens shar
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from core.sensitive import luhn_valid
+from core.sensitive import luhn_sum, luhn_valid
 from vault.exceptions import FormatRefused, TokenMalformed
 from vault.types import TokenType, TypeSpec, country_calling_code
 
@@ -42,10 +43,16 @@ class TokenFormat:
 
 def parse_format(spec: TypeSpec, name: str | None) -> TokenFormat:
     """The format ``name`` for a type (its default when None), or FormatRefused."""
-    name = name or spec.default_format
+    return _parse_format(spec.type, name or spec.default_format)
+
+
+# Parsed once per (type, name): every item of a batch names the same format. Refusals are not
+# cached (raised afresh each time); the bound holds however many names callers invent.
+@functools.lru_cache(maxsize=256)
+def _parse_format(token_type: TokenType, name: str) -> TokenFormat:
     if name == "opaque":
         return TokenFormat("opaque", "opaque")
-    if spec.type is TokenType.PAN:
+    if token_type is TokenType.PAN:
         match = _PAN_FORMAT.match(name)
         if match:
             first, last = int(match.group(1) or 0), int(match.group(2))
@@ -55,11 +62,11 @@ def parse_format(spec: TypeSpec, name: str | None) -> TokenFormat:
                     f"{MAX_KEEP_LAST} digits"
                 )
             return TokenFormat(name, "pan", first, last)
-    if spec.type is TokenType.EMAIL and name == "email_domain":
+    if token_type is TokenType.EMAIL and name == "email_domain":
         return TokenFormat(name, "email")
-    if spec.type is TokenType.PHONE and name == "phone_country":
+    if token_type is TokenType.PHONE and name == "phone_country":
         return TokenFormat(name, "phone")
-    raise FormatRefused(f"format {name!r} does not exist for {spec.type} tokens")
+    raise FormatRefused(f"format {name!r} does not exist for {token_type} tokens")
 
 
 def check_token_space(fmt: TokenFormat, value: str) -> None:
@@ -89,15 +96,15 @@ def generate_token(spec: TypeSpec, fmt: TokenFormat, value: str, entropy: bytes)
     if fmt.kind == "phone":
         code = country_calling_code(value)
         national = len(value) - 1 - len(code)
-        return "+" + code + _encode(pool, string.digits, national)
+        return "+" + code + _encode_digits(pool, national)
     body = f"tok_{spec.prefix}_" + _encode(pool, BASE62, OPAQUE_RANDOM_CHARS)
     return body + _check_char(body, BASE62)
 
 
 def _pan_token(pan: str, fmt: TokenFormat, pool: int) -> str:
-    middle_length = len(pan) - fmt.keep_first - fmt.keep_last
-    free, pool = _encode(pool, string.digits, middle_length - 1), pool // 10 ** (middle_length - 1)
-    head = pan[: fmt.keep_first] + free
+    free_length = len(pan) - fmt.keep_first - fmt.keep_last - 1
+    pool, free = divmod(pool, 10**free_length)
+    head = pan[: fmt.keep_first] + _encode_digits(free, free_length)
     tail = pan[len(pan) - fmt.keep_last :] if fmt.keep_last else ""
     # Exactly one digit in the last random position makes the number Luhn-valid; draw among
     # the nine others, so a token can never be mistaken for (or charged as) a card number.
@@ -106,30 +113,40 @@ def _pan_token(pan: str, fmt: TokenFormat, pool: int) -> str:
     return head + str(drawn if drawn < valid else drawn + 1) + tail
 
 
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn's doubled digit, 9 subtracted above 9
+_UNDOUBLED = (0, 5, 1, 6, 2, 7, 3, 8, 4, 9)  # _UNDOUBLED[d]: the digit Luhn doubles into d
 
 
 def _luhn_completing_digit(head: str, tail: str) -> int:
     """The one digit d for which ``head + d + tail`` passes the Luhn check."""
-    total = 0
-    for index, char in enumerate(reversed(tail)):
-        digit = ord(char) - 48
-        total += _DOUBLED[digit] if index % 2 else digit
-    offset = len(tail) + 1
-    for index, char in enumerate(reversed(head)):
-        digit = ord(char) - 48
-        total += _DOUBLED[digit] if (index + offset) % 2 else digit
-    needed = -total % 10
+    # A 0 adds nothing, doubled or not: the sum is that of every other digit.
+    needed = -luhn_sum(head + "0" + tail) % 10
     # The missing digit sits at position len(tail) from the right: doubled when that is odd.
-    return _DOUBLED.index(needed) if len(tail) % 2 else needed
+    return _UNDOUBLED[needed] if len(tail) % 2 else needed
+
+
+def _encode_digits(pool: int, length: int) -> str:
+    """The ``length`` lowest decimal digits of ``pool``, least significant first."""
+    return str(pool % 10**length).zfill(length)[::-1] if length > 0 else ""
+
+
+# Every two-character string of an alphabet, indexed by its value (first character least
+# significant), so base-N encoding takes one division per two characters.
+_PAIRS = {
+    alphabet: tuple(low + high for high in alphabet for low in alphabet)
+    for alphabet in (BASE62, BASE36)
+}
 
 
 def _encode(pool: int, alphabet: str, length: int) -> str:
-    base = len(alphabet)
+    """The ``length`` lowest base-N digits of ``pool`` in ``alphabet``, least significant first."""
+    pairs, base = _PAIRS[alphabet], len(alphabet)
+    pair_base = base * base
     chars = []
-    for _ in range(length):
-        pool, index = divmod(pool, base)
-        chars.append(alphabet[index])
+    for _ in range(length // 2):
+        pool, index = divmod(pool, pair_base)
+        chars.append(pairs[index])
+    if length % 2:
+        chars.append(alphabet[pool % base])
     return "".join(chars)
 
 

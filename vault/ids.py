@@ -17,13 +17,22 @@ PREFIX = "vt_"
 _LENGTH = 22  # 62**22 > 2**128
 
 
+# Two base62 digits per table lookup and three big-int divisions per id: public ids go in every
+# answer and audit entry, and digit-by-digit division of a 128-bit int showed in profiles.
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+_PAIR = 62 * 62
+_CHUNK = 62**6  # three pairs; 22 digits = 3 chunks + 2 pairs
+
+
 def public_id(row_id: UUID) -> str:
     value = row_id.int
-    chars = []
-    for _ in range(_LENGTH):
-        value, index = divmod(value, 62)
-        chars.append(_ALPHABET[index])
-    return PREFIX + "".join(reversed(chars))
+    parts = []
+    for _ in range(3):
+        value, chunk = divmod(value, _CHUNK)
+        high, low = divmod(chunk, _PAIR)
+        parts.append(_PAIRS[high // _PAIR] + _PAIRS[high % _PAIR] + _PAIRS[low])
+    parts.append(_PAIRS[value // _PAIR] + _PAIRS[value % _PAIR])
+    return PREFIX + "".join(reversed(parts))
 
 
 def row_id(public: str) -> UUID:

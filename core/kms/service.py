@@ -116,6 +116,16 @@ def load_data_key(session: Session, key_id: UUID) -> bytes:
     return key
 
 
+# Called after a key is destroyed: users that keep objects built from plaintext keys (cipher
+# contexts) drop them, so no copy of a shredded key outlives it in this process.
+_on_destroy: list[Callable[[], None]] = []
+
+
+def on_data_key_destroyed(forget: Callable[[], None]) -> None:
+    if forget not in _on_destroy:
+        _on_destroy.append(forget)
+
+
 def destroy_data_key(session: Session, key_id: UUID) -> None:
     """Crypto-shred: wipe the wrapped key, mark it destroyed, evict it from this process's cache.
 
@@ -125,6 +135,8 @@ def destroy_data_key(session: Session, key_id: UUID) -> None:
     if row is None:
         raise NotFound(f"data key {key_id} not found")
     get_data_key_cache().evict(key_id)
+    for forget in _on_destroy:
+        forget()
     if row.destroyed_at is not None:
         return
     row.wrapped = None

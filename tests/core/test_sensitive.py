@@ -12,6 +12,7 @@ from core.sensitive import (
     MASK,
     contains_card_number,
     find_secrets,
+    luhn_sum,
     luhn_valid,
     mask_card_numbers,
     redact,
@@ -63,3 +64,17 @@ def test_redact_masks_secret_fields_and_card_numbers() -> None:
 @given(st.text(alphabet="0123456789", min_size=13, max_size=19))
 def test_contains_card_number_agrees_with_luhn(digits: str) -> None:
     assert contains_card_number(digits) == luhn_valid(digits)
+
+
+def _luhn_by_definition(digits: str) -> int:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total
+
+
+@given(st.text(alphabet="0123456789", max_size=40))
+def test_luhn_sum_follows_the_definition(digits: str) -> None:
+    assert luhn_sum(digits) == _luhn_by_definition(digits)
+    assert luhn_valid(digits) == (_luhn_by_definition(digits) % 10 == 0)

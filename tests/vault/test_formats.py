@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from core.sensitive import luhn_valid
 from vault.exceptions import FormatRefused, TokenMalformed
-from vault.formats import check_token_shape, check_token_space, generate_token, parse_format
+from vault.formats import (
+    BASE36,
+    BASE62,
+    _encode,
+    _encode_digits,
+    _luhn_completing_digit,
+    check_token_shape,
+    check_token_space,
+    generate_token,
+    parse_format,
+)
 from vault.types import TYPES, TokenType
 
 
@@ -70,3 +80,40 @@ def test_opaque_checksum_catches_typos() -> None:
         check_token_shape(spec, typo)
     with pytest.raises(TokenMalformed):
         check_token_shape(TYPES[TokenType.EMAIL], token)  # a name token is not an email token
+
+
+@given(
+    pool=st.integers(min_value=0, max_value=2**512),
+    length=st.integers(min_value=0, max_value=40),
+    alphabet=st.sampled_from([BASE62, BASE36]),
+)
+def test_encoding_is_base_n_least_significant_digit_first(
+    pool: int, length: int, alphabet: str
+) -> None:
+    expected = "".join(alphabet[pool // len(alphabet) ** i % len(alphabet)] for i in range(length))
+    assert _encode(pool, alphabet, length) == expected
+    digits = "".join(str(pool // 10**i % 10) for i in range(length))
+    assert _encode_digits(pool, length) == digits
+
+
+@given(
+    head=st.text(alphabet="0123456789", max_size=18),
+    tail=st.text(alphabet="0123456789", max_size=5),
+)
+def test_completing_digit_is_the_only_luhn_valid_one(head: str, tail: str) -> None:
+    valid = [d for d in range(10) if luhn_valid(f"{head}{d}{tail}")]
+    assert valid == [_luhn_completing_digit(head, tail)]
+
+
+def test_parsed_formats_are_reused_and_refusals_raised_afresh() -> None:
+    spec = TYPES[TokenType.PAN]
+    assert parse_format(spec, "pan_first6_last4") is parse_format(spec, "pan_first6_last4")
+    assert parse_format(spec, None) == parse_format(spec, "pan_last4")
+    refusals = []
+    for _ in range(2):
+        with pytest.raises(FormatRefused) as caught:
+            parse_format(spec, "pan_first9_last4")
+        refusals.append(caught.value)
+    assert refusals[0] is not refusals[1]  # a batch's items never share one error object
+    with pytest.raises(FormatRefused, match="does not exist for email tokens"):
+        parse_format(TYPES[TokenType.EMAIL], "pan_last4")  # cached for PAN, not for email
