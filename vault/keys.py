@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.kms.provider import get_data_key_cache
 from core.kms.service import create_data_keys, load_data_key
 from vault.models import VaultKey
 
@@ -97,15 +98,35 @@ def scope_key_ids(
         cached = _scope_cache.get(tenant, scope)
         if cached is not None:
             found[scope] = cached
+    uncached = wanted - found.keys()
+    if not uncached:
+        return found
+    found.update(_read_scopes(session, tenant, uncached))
     missing = wanted - found.keys()
-    if missing:
-        found.update(_read_scopes(session, tenant, missing))
-        missing = wanted - found.keys()
     if missing and create:
         found.update(_create_scopes(session, tenant, missing))
-    for scope, key_id in found.items():
-        _scope_cache.put(tenant, scope, key_id)
+    _remember_after_commit(session, tenant, {s: found[s] for s in uncached if s in found})
     return found
+
+
+_PENDING_SCOPES = "vault.scopes_to_remember"
+
+
+def _remember_after_commit(session: Session, tenant: str, found: dict[str, UUID]) -> None:
+    """Cache scope assignments only once the transaction that read or made them commits: a key
+    created in a transaction that rolls back never existed, and remembering it would make every
+    later write fail (its data key row is gone)."""
+    pending: list[tuple[str, dict[str, UUID]]] | None = session.info.get(_PENDING_SCOPES)
+    if pending is None:
+        pending = session.info[_PENDING_SCOPES] = []
+        event.listen(session, "after_commit", _remember_pending, once=True)
+    pending.append((tenant, dict(found)))
+
+
+def _remember_pending(session: Session) -> None:
+    for tenant, found in session.info.pop(_PENDING_SCOPES, []):
+        for scope, key_id in found.items():
+            _scope_cache.put(tenant, scope, key_id)
 
 
 def scope_keys(
@@ -116,6 +137,20 @@ def scope_keys(
         scope: (key_id, load_data_key(session, key_id))
         for scope, key_id in scope_key_ids(session, tenant, scopes).items()
     }
+
+
+def cached_scope_keys(tenant: str, scopes: Iterable[str]) -> dict[str, tuple[UUID, bytes]] | None:
+    """Like :func:`scope_keys` from this process's memory only (no database, no KMS), or None
+    when any scope or key is not there. Subject scopes are never there (see SCOPE_CACHE_SECONDS)."""
+    cache = get_data_key_cache()
+    keys: dict[str, tuple[UUID, bytes]] = {}
+    for scope in scopes:
+        key_id = _scope_cache.get(tenant, scope)
+        key = cache.get(key_id) if key_id is not None else None
+        if key_id is None or key is None:
+            return None
+        keys[scope] = (key_id, key)
+    return keys
 
 
 def _read_scopes(session: Session, tenant: str, scopes: set[str]) -> dict[str, UUID]:

@@ -225,3 +225,25 @@ def test_ciphertext_bound_to_its_token(
     with pytest.raises(RampartError) as caught:
         _detokenize(sessions, "pan", a.token)
     assert caught.value.slug == "vault-ciphertext-tampered"
+
+
+def test_a_rolled_back_key_assignment_is_not_remembered(
+    local_kms: Settings, sessions: sessionmaker[Session]
+) -> None:
+    """A first tokenize creates the type's data key; if its transaction rolls back, that key
+    never existed, and the next tokenize must make its own instead of naming the lost one."""
+    forget_cached_scopes()
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon), unit_of_work(sessions) as session:
+        service.tokenize_batch(
+            session, tenant=TEST_TENANT, token_type="pan", items=[TokenizeRequest(PANS[0])]
+        )
+        raise Abandon
+    (record,) = _tokenize(sessions, "pan", PANS[1])
+    assert isinstance(record, TokenRecord)
+    assert _detokenize(sessions, "pan", record.token)[0] == Detokenized(
+        record.id, record.token, PANS[1]
+    )
