@@ -149,9 +149,12 @@ def rampart_cli(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
-def service_bearer(base_url: str, env: dict[str, str], client_id: str) -> str:
+def service_bearer(
+    base_url: str, env: dict[str, str], client_id: str, extra_rules: tuple[str, ...] = ()
+) -> str:
     """A real access token: a client-credentials client created with the CLI, granted the
-    `service` role by a policy change, then the token endpoint."""
+    `service` role (and ``extra_rules``, policy lines) by a policy change, then the token
+    endpoint."""
     created = json.loads(
         rampart_cli(
             env, "client", "create", client_id, "--client-id", client_id,
@@ -161,7 +164,8 @@ def service_bearer(base_url: str, env: dict[str, str], client_id: str) -> str:
     secret = created.get("client_secret") or created.get("secret")
     current = json.loads(rampart_cli(env, "policy", "show", "--json"))["lines"]
     policy = Path(env["RAMPART_DATA_DIR"]) / f"bench-policy-{client_id}.csv"
-    policy.write_text("\n".join([*current, f"g, client:{client_id}, role:service, rampart"]) + "\n")
+    grant = f"g, client:{client_id}, role:service, rampart"
+    policy.write_text("\n".join([*current, grant, *extra_rules]) + "\n")
     rampart_cli(env, "policy", "apply", str(policy), "--reason", "benchmark client")
     request = urllib.request.Request(  # noqa: S310 - loopback only
         base_url + "/oauth2/token",

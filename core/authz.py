@@ -7,6 +7,7 @@ enforcer) with :func:`configure`. Until it does, every guarded route fails close
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from core.audit.service import EventFields
 from core.clock import utcnow
 from core.context import current, set_current
 from core.errors import Forbidden, ServiceUnavailable, Unauthenticated
@@ -66,6 +68,8 @@ class Decision:
 Authenticator = Callable[[Request], Principal | None]
 Decider = Callable[[AccessRequest], Decision]
 DecisionRecorder = Callable[[AccessRequest, Decision], None]
+# The audit entry a decision needs, if any, for the caller to commit with its own writes.
+DecisionEvent = Callable[[AccessRequest, Decision], EventFields | None]
 
 
 @dataclass
@@ -73,18 +77,29 @@ class _Configuration:
     authenticator: Authenticator | None = None
     decider: Decider | None = None
     recorder: DecisionRecorder | None = None
+    # Answers from memory only (no database, no signature check) or None: hot paths use it.
+    cached_authenticator: Authenticator | None = None
+    decision_event: DecisionEvent | None = None
 
 
 _configured = _Configuration()
 
 
 def configure(
-    authenticator: Authenticator, decider: Decider, recorder: DecisionRecorder | None = None
+    authenticator: Authenticator,
+    decider: Decider,
+    recorder: DecisionRecorder | None = None,
+    *,
+    cached_authenticator: Authenticator | None = None,
+    decision_event: DecisionEvent | None = None,
 ) -> None:
-    """Plug in the verifier and the enforcer (done once by the server's composition)."""
+    """Plug in the verifier and the enforcer (done once by the server's composition).
+    ``decision_event`` must describe what ``recorder`` records, for :func:`grant_for_hot_path`."""
     _configured.authenticator = authenticator
     _configured.decider = decider
     _configured.recorder = recorder
+    _configured.cached_authenticator = cached_authenticator
+    _configured.decision_event = decision_event
 
 
 def reset() -> None:
@@ -97,10 +112,15 @@ def is_configured() -> bool:
 
 
 def _origin(request: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if request.client is None:
-        return None
+    client = request.scope.get("client")
+    return _address(client[0]) if client else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Parsed once per peer: a service calls from the same few addresses all day.
     try:
-        return ipaddress.ip_address(request.client.host)
+        return ipaddress.ip_address(host)
     except ValueError:
         return None
 
@@ -134,6 +154,39 @@ async def authorize_request(request: Request, obj: str, act: str) -> Principal:
     request.state.principal = principal
     set_current(replace(current(), actor=principal.name))
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """An allowed request on a hot path: who, and the decision's audit entry (if it needs one)
+    that the caller commits together with its own writes, before answering."""
+
+    principal: Principal
+    events: tuple[EventFields, ...]
+
+
+async def grant_for_hot_path(request: Request, obj: str, act: str) -> Grant | None:
+    """The guard for a hot path, on the event loop: the caller's grant when it is authenticated
+    and allowed, else None, and the request must go through the full guard, which owns every
+    refusal (401, 403 and their audit entries, 503). Nothing is recorded here: an allow that
+    must be audited comes back as an event to commit with the request's own writes."""
+    config = _configured
+    if config.authenticator is None or config.decider is None:
+        return None
+    if config.recorder is not None and config.decision_event is None:
+        return None  # allows may need recording, and only the full guard knows how
+    principal = config.cached_authenticator(request) if config.cached_authenticator else None
+    if principal is None:
+        principal = await run_in_threadpool(config.authenticator, request)
+        if principal is None:
+            return None
+    access = AccessRequest(principal, obj, act, _origin(request))
+    decision = config.decider(access)
+    if not decision.allowed:
+        return None
+    event = config.decision_event(access, decision) if config.decision_event else None
+    set_current(replace(current(), actor=principal.name))
+    return Grant(principal, (event,) if event is not None else ())
 
 
 def authorize(obj: str, act: str) -> Any:

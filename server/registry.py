@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from core.http import FastPath
+
 # Every module declaring ORM models; imported so Base.metadata knows every table.
 MODEL_MODULES: tuple[str, ...] = (
     "core.audit.models",
@@ -44,6 +46,10 @@ ROUTER_MODULES: tuple[str, ...] = (
     "policies.endpoints",
 )
 
+# Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
+# their documented routes (server.fast_paths).
+FAST_PATH_MODULES: tuple[str, ...] = ("vault.hot_paths",)
+
 # Path prefixes whose pages need their own Content-Security-Policy (login pages: style-src 'self',
 # form-action 'self'); everything else gets the strict API policy.
 _IAM_PAGES_CSP = (
@@ -59,3 +65,10 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
 
 def domain_routers() -> list[APIRouter]:
     return [importlib.import_module(name).router for name in ROUTER_MODULES]
+
+
+def fast_paths() -> dict[str, FastPath]:
+    paths: dict[str, FastPath] = {}
+    for name in FAST_PATH_MODULES:
+        paths.update(importlib.import_module(name).FAST_PATHS)
+    return paths

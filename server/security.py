@@ -20,15 +20,16 @@ from uuid import UUID
 from fastapi import Request
 
 from core import authz
-from core.audit.service import record_event
+from core.audit.service import EventFields, record_event
 from core.authz import AccessRequest, Decision, Principal
 from core.database import unit_of_work
 from core.logging import get_logger
 from core.settings import Settings, get_settings
 from iam.accounts.service import get_user
 from iam.keys.service import verification_key
-from iam.oauth2.token_store import is_access_revoked_for_guard
+from iam.oauth2.token_store import guard_revocations, is_access_revoked_for_guard
 from iam.oauth2.verification import TokenRejected, verify_access_token
+from iam.oauth2.verified_cache import verified_tokens
 from policies.principals import principal_context, principal_subjects, subject_name
 from policies.runtime import runtime
 from policies.store import DatabasePolicyStore
@@ -114,7 +115,25 @@ def authenticate(request: Request) -> Principal | None:
             if roles is None:
                 log.info("access token rejected", reason="unknown or disabled user")
                 return None
-    return principal_from_claims(claims, roles or ())
+            principal = principal_from_claims(claims, roles)
+        else:  # everything about the caller is in the signed token: memory may answer next time
+            principal = principal_from_claims(claims, roles or ())
+            verified_tokens.remember(token, principal, claims.get("exp"))
+    return principal
+
+
+def authenticate_from_cache(request: Request) -> Principal | None:
+    """The caller of a token :func:`authenticate` verified lately, while it is known not to be
+    revoked; None sends the request to :func:`authenticate`. No database, no signature check."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    principal = verified_tokens.recall(token)
+    if principal is None or principal.token_id is None:
+        return None
+    if not guard_revocations.known_not_revoked(principal.token_id):
+        return None
+    return principal
 
 
 def _user_roles(db: Any, subject: str) -> tuple[str, ...] | None:
@@ -154,26 +173,33 @@ def is_sensitive(obj: str, act: str) -> bool:
     return obj.startswith(SENSITIVE_OBJECT_PREFIXES) and act not in SENSITIVE_OBJECT_READS
 
 
-def record(access: AccessRequest, decision: Decision) -> None:
+def decision_event(access: AccessRequest, decision: Decision) -> EventFields | None:
+    """The audit entry of a decision: every deny, and allows on sensitive objects."""
     if decision.allowed and not is_sensitive(access.obj, access.act):
-        return
+        return None
     principal = access.principal
+    return EventFields(
+        event_type="authz.allowed" if decision.allowed else "authz.denied",
+        outcome="success" if decision.allowed else "denied",
+        actor=subject_name(principal),
+        origin=str(access.origin) if access.origin is not None else None,
+        resource=access.obj,
+        details={
+            "action": access.act,
+            "policy_version": decision.policy_version,
+            "rule": decision.rule,
+            "client_id": principal.client_id,
+            "roles": list(principal.roles),
+        },
+    )
+
+
+def record(access: AccessRequest, decision: Decision) -> None:
+    event = decision_event(access, decision)
+    if event is None:
+        return
     with unit_of_work() as db:
-        record_event(
-            db,
-            event_type="authz.allowed" if decision.allowed else "authz.denied",
-            outcome="success" if decision.allowed else "denied",
-            actor=subject_name(principal),
-            origin=str(access.origin) if access.origin is not None else None,
-            resource=access.obj,
-            details={
-                "action": access.act,
-                "policy_version": decision.policy_version,
-                "rule": decision.rule,
-                "client_id": principal.client_id,
-                "roles": list(principal.roles),
-            },
-        )
+        record_event(db, **event)
 
 
 class _Installed:
@@ -186,7 +212,13 @@ def start(settings: Settings) -> None:
     answer 503 (fail closed)."""
     if authz.is_configured():
         return
-    authz.configure(authenticate, decide, record)
+    authz.configure(
+        authenticate,
+        decide,
+        record,
+        cached_authenticator=authenticate_from_cache,
+        decision_event=decision_event,
+    )
     syncer = PolicySyncer(DatabasePolicyStore(), redis_url=settings.redis_url)
     try:
         syncer.catch_up()  # ready to decide from the first request when the store is reachable
@@ -203,3 +235,4 @@ def stop(_settings: Settings) -> None:
     syncer.stop()
     authz.reset()
     runtime.forget()
+    verified_tokens.forget()

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
-from core.audit.service import record_event
+from core.audit.service import EventFields, record_event
 from core.clock import utcnow
 from core.errors import RampartError
 from core.kms.exceptions import DataKeyDestroyed
@@ -48,6 +48,24 @@ def detokenize_batch(
     actor: str | None = None,
 ) -> list[Detokenized | RampartError]:
     """The value or an error per token. Single-use tokens (SAD) are deleted as they are read."""
+    results, event = detokenize_audited(
+        session, tenant=tenant, token_type=token_type, tokens=tokens, purpose=purpose, actor=actor
+    )
+    record_event(session, **event)
+    return results
+
+
+def detokenize_audited(
+    session: Session,
+    *,
+    tenant: str,
+    token_type: str,
+    tokens: Sequence[str],
+    purpose: str,
+    actor: str | None = None,
+) -> tuple[list[Detokenized | RampartError], EventFields]:
+    """:func:`detokenize_batch` without the append: the results and the audit event that must
+    commit with them (for the group commit of a hot path)."""
     if not PURPOSE.match(purpose or ""):
         raise PurposeInvalid("declare a purpose: 3-64 characters, lower case, e.g. payment.capture")
     spec, found = _lookup(session, tenant, token_type, tokens)
@@ -64,8 +82,8 @@ def detokenize_batch(
         results.append(Detokenized(row.id, token, value))
     if consumed:
         results = _consume(session, consumed, results)
-    _audit_access(session, "vault.detokenized", spec, found, results, actor, purpose=purpose)
-    return results
+    event = _access_event("vault.detokenized", spec, found, results, actor, purpose=purpose)
+    return results, event
 
 
 def reveal_batch(
@@ -90,7 +108,7 @@ def reveal_batch(
             results.append(Revealed(row.id, token, mask(spec, value)))
         except RampartError as exc:
             results.append(exc)
-    _audit_access(session, "vault.revealed", spec, found, results, actor)
+    record_event(session, **_access_event("vault.revealed", spec, found, results, actor))
     return results
 
 
@@ -113,7 +131,7 @@ def delete_batch(
     ids = [row.id for row in found if not isinstance(row, RampartError)]
     repository.delete_by_ids(session, ids)
     results = [_map_row(row, lambda r: Deleted(r.id, r.token)) for row in found]
-    _audit_access(session, "vault.deleted", spec, found, results, actor)
+    record_event(session, **_access_event("vault.deleted", spec, found, results, actor))
     return results
 
 
@@ -221,8 +239,7 @@ def _consume(
     ]
 
 
-def _audit_access(
-    session: Session,
+def _access_event(
     event_type: str,
     spec: TypeSpec,
     found: list[Found],
@@ -230,7 +247,7 @@ def _audit_access(
     actor: str | None,
     *,
     purpose: str | None = None,
-) -> None:
+) -> EventFields:
     """One entry per call naming every token id and its outcome (PCI DSS 10.2.1.1); the values
     and the tokens themselves never go in."""
     ok = [public_id(r.id) for r in results if not isinstance(r, RampartError)]
@@ -250,8 +267,7 @@ def _audit_access(
         details["failed_ids"] = failed
     if unknown:
         details["unknown"] = unknown
-    record_event(
-        session,
+    return EventFields(
         event_type=event_type,
         outcome="failure" if failed or unknown else "success",
         resource=f"vault:{spec.type.value}",

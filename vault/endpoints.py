@@ -30,7 +30,6 @@ from vault.schemas import (
     DetokenizeBatchIn,
     DetokenizeBatchOut,
     DetokenizeIn,
-    DetokenizeItem,
     DetokenizeOut,
     ErasureOut,
     RevealBatchOut,
@@ -45,7 +44,11 @@ from vault.schemas import (
     TokenizeIn,
     TokenOut,
     TokensIn,
+    batch_json,
+    detokenized_json,
+    dumps,
     problem_of,
+    token_json,
 )
 from vault.types import TYPES, TokenType
 
@@ -54,6 +57,7 @@ from vault.types import TYPES, TokenType
 MAX_BODY_BYTES = 8 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+JSON_MEDIA_TYPE = "application/json"
 
 
 class BoundedBodyRoute(APIRoute):
@@ -119,17 +123,14 @@ def _add_type_routes(token_type: TokenType) -> None:
         summary=f"Tokenize one {kind} value",
     )
     def tokenize_one(body: TokenizeIn, session: DbSession, caller: Tokenizer) -> Any:
-        outcome = service.tokenize_batch(
+        outcomes = service.tokenize_batch(
             session,
             tenant=caller.tenant,
             token_type=kind,
-            items=[_request(body)],
+            items=[tokenize_request(body)],
             actor=caller.subject,
-        )[0]
-        if isinstance(outcome, RampartError):
-            return _problem(outcome)
-        status = 201 if outcome.created else 200
-        return JSONResponse(TokenOut.of(outcome).model_dump(mode="json"), status_code=status)
+        )
+        return tokenized_response(outcomes)
 
     @router.post(
         f"/{kind}/tokens/batch",
@@ -143,10 +144,10 @@ def _add_type_routes(token_type: TokenType) -> None:
             session,
             tenant=caller.tenant,
             token_type=kind,
-            items=[_request(item) for item in body.items],
+            items=[tokenize_request(item) for item in body.items],
             actor=caller.subject,
         )
-        return TokenBatchOut(items=_items(outcomes, _token_out, TokenItem))
+        return tokenized_batch_response(outcomes)
 
     @router.post(
         f"/{kind}/detokenize",
@@ -156,17 +157,15 @@ def _add_type_routes(token_type: TokenType) -> None:
         summary=f"The {kind} value behind a token, for a declared purpose",
     )
     def detokenize_one(body: DetokenizeIn, session: DbSession, caller: Detokenizer) -> Any:
-        outcome = access.detokenize_batch(
+        outcomes = access.detokenize_batch(
             session,
             tenant=caller.tenant,
             token_type=kind,
             tokens=[body.token],
             purpose=body.purpose,
             actor=caller.subject,
-        )[0]
-        if isinstance(outcome, RampartError):
-            return _problem(outcome)
-        return JSONResponse(DetokenizeOut.of(outcome).model_dump(), headers=NO_STORE)
+        )
+        return detokenized_response(outcomes)
 
     @router.post(
         f"/{kind}/detokenize/batch",
@@ -184,10 +183,7 @@ def _add_type_routes(token_type: TokenType) -> None:
             purpose=body.purpose,
             actor=caller.subject,
         )
-        items = _items(outcomes, DetokenizeOut.of, DetokenizeItem)
-        return JSONResponse(
-            DetokenizeBatchOut(items=items).model_dump(mode="json"), headers=NO_STORE
-        )
+        return detokenized_batch_response(outcomes)
 
     @router.post(
         f"/{kind}/reveal",
@@ -273,10 +269,39 @@ def _add_type_routes(token_type: TokenType) -> None:
         return DeletedBatchOut(items=_items(outcomes, DeletedOut.of, DeletedItem))
 
 
-def _request(body: Any) -> TokenizeRequest:
+def tokenize_request(body: TokenizeIn) -> TokenizeRequest:
     return TokenizeRequest(
         value=body.value, subject=body.subject, ttl_seconds=body.ttl_seconds, format=body.format
     )
+
+
+# The answers of tokenize and detokenize, shared with their hot paths (vault.hot_paths): JSON
+# written straight from the results, identical to the documented models.
+
+
+def tokenized_response(outcomes: list[Any]) -> Response:
+    (outcome,) = outcomes
+    if isinstance(outcome, RampartError):
+        return _problem(outcome)
+    status = 201 if outcome.created else 200
+    return Response(dumps(token_json(outcome)), status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+def tokenized_batch_response(outcomes: list[Any]) -> Response:
+    return Response(batch_json(outcomes, token_json), media_type=JSON_MEDIA_TYPE)
+
+
+def detokenized_response(outcomes: list[Any]) -> Response:
+    (outcome,) = outcomes
+    if isinstance(outcome, RampartError):
+        return _problem(outcome)
+    body = dumps(detokenized_json(outcome))
+    return Response(body, media_type=JSON_MEDIA_TYPE, headers=NO_STORE)
+
+
+def detokenized_batch_response(outcomes: list[Any]) -> Response:
+    body = batch_json(outcomes, detokenized_json)
+    return Response(body, media_type=JSON_MEDIA_TYPE, headers=NO_STORE)
 
 
 def _token_out(record: TokenRecord) -> TokenOut:

@@ -1,14 +1,20 @@
 """Tokenize: validate each item, pick its key, draw a token, encrypt bound to the token, store
 the whole batch in one statement, audit once. A failing item fails alone; a failing KMS or
 database fails the call and nothing is written (the caller's unit of work rolls back).
+
+Two steps, so a hot path can validate on its own thread and store in a group commit
+(:meth:`core.audit.writer.AuditWriter.submit_work`): :func:`prepare_batch` checks and
+normalizes every item without touching the database; :func:`store_audited` stores them and
+returns the audit event that must commit with them. :func:`tokenize_batch` does both in the
+caller's unit of work.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -17,7 +23,8 @@ from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.audit.service import record_event
+from core.audit.service import EventFields, PreparedEvent, prepare_event, record_event
+from core.audit.writer import at_batch_end, shares_batch
 from core.clock import utcnow
 from core.errors import RampartError
 from core.ids import uuid7
@@ -27,7 +34,14 @@ from vault.crypto import associated_data, deterministic_entropy, encrypt_value, 
 from vault.exceptions import BatchTooLarge, TokenSpaceExhausted, TtlInvalid, ValueMalformed
 from vault.formats import ENTROPY_BYTES, check_token_space, generate_token, parse_format
 from vault.ids import audit_reason, public_id
-from vault.keys import FINGERPRINT_SCOPE, sad_scope, scope_keys, subject_scope, type_scope
+from vault.keys import (
+    FINGERPRINT_SCOPE,
+    cached_scope_keys,
+    sad_scope,
+    scope_keys,
+    subject_scope,
+    type_scope,
+)
 from vault.models import VaultToken
 from vault.records import MAX_BATCH_ITEMS, PreparedValue, TokenizeRequest, TokenRecord
 from vault.types import TypeSpec, parse_type
@@ -66,26 +80,114 @@ def tokenize_batch(
     actor: str | None = None,
 ) -> list[Outcome]:
     """A token or an error per item, in order. KMS or database trouble raises (503)."""
+    outcomes, event = store_audited(session, tenant, prepare_batch(token_type, items), actor)
+    record_event(session, **event)
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """Items checked and normalized, not yet stored: ``refused`` holds each failed item's error
+    by index, ``values`` the rest."""
+
+    spec: TypeSpec
+    size: int
+    now: datetime
+    refused: dict[int, RampartError]
+    values: tuple[PreparedValue, ...]
+
+
+def prepare_batch(token_type: str, items: Sequence[TokenizeRequest]) -> PreparedBatch:
+    """Validation only (no database, no KMS): an unknown type or an oversize batch raises, a
+    bad item becomes its error."""
     spec = parse_type(token_type)
     if len(items) > MAX_BATCH_ITEMS:
         raise BatchTooLarge(f"a batch holds at most {MAX_BATCH_ITEMS} items")
     now = utcnow()
-    deterministic = _is_deterministic(spec)
-    results: list[Outcome | None] = [None] * len(items)
-    prepared: list[PreparedValue] = []
+    refused: dict[int, RampartError] = {}
+    values: list[PreparedValue] = []
     for index, item in enumerate(items):
         try:
-            prepared.append(_prepare(spec, index, item, now))
+            values.append(_prepare(spec, index, item, now))
         except RampartError as exc:
-            results[index] = exc
-    if prepared:
-        for index, record in _store(session, tenant, spec, prepared, deterministic, now).items():
+            refused[index] = exc
+    return PreparedBatch(spec, len(items), now, refused, tuple(values))
+
+
+def store_audited(
+    session: Session, tenant: str, batch: PreparedBatch, actor: str | None
+) -> tuple[list[Outcome], EventFields]:
+    """Store a prepared batch in ``session``; returns a token or an error per item and the audit
+    event to append in the same transaction. Safe to run again after a rollback: tokens are
+    drawn afresh from copies of the prepared values."""
+    spec = batch.spec
+    results: list[Outcome | None] = [None] * batch.size
+    for index, error in batch.refused.items():
+        results[index] = error
+    if batch.values:
+        todo = [replace(value) for value in batch.values]
+        insert = _insert_at_batch_end if shares_batch(session) else _insert_new
+        stored = _store(session, tenant, spec, todo, _is_deterministic(spec), batch.now, insert)
+        for index, record in stored.items():
             results[index] = record
     final: list[Outcome] = [
         r if r is not None else ValueMalformed("not processed") for r in results
     ]
-    _audit_tokenize(session, spec, final, actor)
-    return final
+    return final, _tokenize_event(spec, final, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftedBatch:
+    """A prepared batch with its tokens drawn and values encrypted, ready to insert: what
+    :func:`store_audited` would store and answer, computed before any transaction."""
+
+    batch: PreparedBatch
+    rows: list[dict[str, Any]]
+    outcomes: list[Outcome]
+    event: PreparedEvent  # validated already, outside the transaction too
+
+
+def draft_batch(tenant: str, batch: PreparedBatch, actor: str | None) -> DraftedBatch | None:
+    """Draw and encrypt outside the transaction (no database, no KMS: keys from memory), so a
+    group commit holds its write lock only to insert. None when that needs the database: keys
+    not in memory, values bound to a subject, deterministic tokens (they look up earlier ones)."""
+    spec = batch.spec
+    if _is_deterministic(spec) or any(value.subject for value in batch.values):
+        return None
+    scopes = {value.scope for value in batch.values}
+    if not spec.sensitive_authentication:
+        scopes.add(FINGERPRINT_SCOPE)
+    keys = cached_scope_keys(tenant, scopes)
+    if keys is None:
+        return None
+    todo = [replace(value) for value in batch.values]
+    if not spec.sensitive_authentication:
+        fp_key = keys[FINGERPRINT_SCOPE][1]
+        for p in todo:
+            p.fingerprint = fingerprint(fp_key, spec.type.value, p.value)
+    rows = _draw_rows(tenant, spec, todo, keys, None, False, batch.now)
+    results: list[Outcome | None] = [None] * batch.size
+    for index, error in batch.refused.items():
+        results[index] = error
+    for p, row in zip(todo, rows, strict=True):
+        results[p.index] = _record(row, created=True)
+    outcomes: list[Outcome] = [
+        r if r is not None else ValueMalformed("not processed") for r in results
+    ]
+    event = prepare_event(**_tokenize_event(spec, outcomes, actor))
+    return DraftedBatch(batch, rows, outcomes, event)
+
+
+def store_drafted(
+    session: Session, tenant: str, draft: DraftedBatch, actor: str | None
+) -> tuple[list[Outcome], EventFields | PreparedEvent]:
+    """:func:`store_audited` for a drafted batch: in a group commit's shared transaction only
+    its rows are left to the batch's one insert; alone, it is stored the careful way."""
+    if shares_batch(session):
+        if draft.rows:
+            _insert_at_batch_end(session, draft.rows)
+        return draft.outcomes, draft.event
+    return store_audited(session, tenant, draft.batch, actor)
 
 
 def _is_deterministic(spec: TypeSpec) -> bool:
@@ -120,6 +222,7 @@ def _store(
     prepared: list[PreparedValue],
     deterministic: bool,
     now: datetime,
+    insert: Callable[[Session, list[dict[str, Any]]], set[str]],
 ) -> dict[int, Outcome]:
     scopes = {p.scope for p in prepared}
     if not spec.sensitive_authentication:
@@ -139,7 +242,7 @@ def _store(
         if not todo:
             break
         rows = _draw_rows(tenant, spec, todo, keys, fp_key_or_none, deterministic, now)
-        inserted = _insert_new(session, rows)
+        inserted = insert(session, rows)
         collided = [p for p in todo if p.token not in inserted]
         for p, row in zip(todo, rows, strict=True):
             if p.token in inserted:
@@ -249,6 +352,31 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return {row[0] for row in session.execute(statement, rows)}
 
 
+_ROWS_AT_BATCH_END = "vault.tokens_at_batch_end"
+
+
+class BatchRowsCollided(Exception):
+    """A shared batch's bulk insert met a taken token: each request is then stored on its own."""
+
+
+def _insert_at_batch_end(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """In a group commit's shared transaction: leave the rows to one insert for the whole batch
+    and answer as if inserted; if any token turns out taken, that insert raises and every request
+    is run again alone with :func:`_insert_new` (collisions are astronomically rare)."""
+    pending: list[dict[str, Any]] = session.info.setdefault(_ROWS_AT_BATCH_END, [])
+    if not pending:
+        at_batch_end(session, _ROWS_AT_BATCH_END, _insert_batch_rows)
+    pending.extend(rows)
+    return {row["token"] for row in rows}
+
+
+def _insert_batch_rows(session: Session) -> None:
+    rows: list[dict[str, Any]] = session.info.pop(_ROWS_AT_BATCH_END, [])
+    inserted = _insert_new(session, rows)
+    if len(inserted) != len(rows):
+        raise BatchRowsCollided(f"{len(rows) - len(inserted)} of {len(rows)} tokens were taken")
+
+
 def _after_collisions(
     session: Session,
     tenant: str,
@@ -296,9 +424,7 @@ def _expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= now
 
 
-def _audit_tokenize(
-    session: Session, spec: TypeSpec, outcomes: list[Outcome], actor: str | None
-) -> None:
+def _tokenize_event(spec: TypeSpec, outcomes: list[Outcome], actor: str | None) -> EventFields:
     stored = [o for o in outcomes if isinstance(o, TokenRecord)]
     created = [o for o in stored if o.created]
     failures: dict[str, int] = {}
@@ -315,8 +441,7 @@ def _audit_tokenize(
     if created:
         details["first_id"] = public_id(created[0].id)
         details["last_id"] = public_id(created[-1].id)
-    record_event(
-        session,
+    return EventFields(
         event_type="vault.tokenized",
         outcome="success" if stored else "failure",
         resource=f"vault:{spec.type.value}",

@@ -4,44 +4,68 @@ waiting caller. A caller's entry is committed before :func:`record_event_durably
 its future resolves), so "audited before answered" holds; the lock and the commit (fsync on
 PostgreSQL) are paid per batch instead of per event.
 
-Use it for high-rate events that are facts on their own (a token issued, a value tokenized).
-A change to other data keeps using :func:`core.audit.service.record_event` inside its own
-transaction, so the change and its entry commit or roll back together.
+Two kinds of submission share a batch:
+
+* an event that is a fact on its own (a token issued): :func:`submit_event`;
+* an audited write (:meth:`AuditWriter.submit_work`): a function that changes data in the
+  batch's session and returns its result with the events describing it. Its rows and its
+  entries commit in the same transaction, so neither exists without the other; a hot path (a
+  value tokenized) pays one commit per batch instead of one per request.
+
+If a batch fails, each submission is retried in its own transaction, so one bad write fails
+alone and the others still commit. Anything else keeps using
+:func:`core.audit.service.record_event` inside its own unit of work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import fcntl
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Unpack
+from dataclasses import dataclass
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.audit.service import EventFields, PreparedEvent, append_prepared, prepare_event
 from core.database import get_sessionmaker, unit_of_work
-from core.errors import DatabaseUnavailable
+from core.errors import DatabaseUnavailable, RampartError, ServiceUnavailable
 from core.logging import get_logger
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
+# Runs in the writer's transaction (flush, never commit); returns its result and its events.
+AuditedWork = Callable[[Session], tuple[T, Sequence[PreparedEvent]]]
 
 # Bounds one transaction's size (and the wait of the first event of a huge burst).
 MAX_BATCH = 512
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
+@dataclass(slots=True)
+class _Submission:
+    work: AuditedWork[Any]
+    # An event on its own resolves to its seq; an audited write to the work's result.
+    wants_seq: bool
+    future: Future[Any] | None = None  # a thread waits on it
+    waiter: asyncio.Future[Any] | None = None  # an event loop awaits it
+
+
 class AuditWriter:
-    """Appends submitted events in batches on its own thread, with sessions from ``factory``."""
+    """Commits submitted events and audited writes in batches on its own thread, with sessions
+    from ``factory``."""
 
     def __init__(self, factory: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
         self.factory = factory
         self.max_batch = max_batch
-        self._pending: deque[tuple[PreparedEvent, Future[int]]] = deque()
+        self._pending: deque[_Submission] = deque()
         self._wakeup = threading.Condition()
         self._closed = False
         self._lock_path = _sqlite_lock_path(factory)
@@ -52,12 +76,38 @@ class AuditWriter:
     def submit(self, event: PreparedEvent) -> Future[int]:
         """Queue ``event``; the future resolves to its ``seq`` once committed, or raises."""
         future: Future[int] = Future()
+        self._queue(_Submission(_append_only(event), wants_seq=True, future=future))
+        return future
+
+    async def submit_async(self, event: PreparedEvent) -> int:
+        """:meth:`submit` for a caller on an event loop; the loop stays free meanwhile."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._queue(_Submission(_append_only(event), wants_seq=True, waiter=waiter))
+        return int(await waiter)
+
+    def submit_work(self, work: AuditedWork[T]) -> Future[T]:
+        """Queue an audited write; the future resolves to its result once its rows and events
+        are committed, or raises: the work's own RampartError as is, anything else as
+        DatabaseUnavailable. The work may run twice (a failed batch is retried one by one), so
+        it must draw anything random again rather than keep state between runs. It runs in the
+        submitter's context (acting context, log fields), on the writer's thread."""
+        future: Future[T] = Future()
+        self._queue(_Submission(_in_context(work), wants_seq=False, future=future))
+        return future
+
+    async def submit_work_async(self, work: AuditedWork[T]) -> T:
+        """:meth:`submit_work` for a caller on an event loop. The waiters of one loop are woken
+        by one call per batch, not one cross-thread wake-up each."""
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue(_Submission(_in_context(work), wants_seq=False, waiter=waiter))
+        return await waiter
+
+    def _queue(self, submission: _Submission) -> None:
         with self._wakeup:
             if self._closed:
                 raise DatabaseUnavailable("the audit writer is closed")
-            self._pending.append((event, future))
+            self._pending.append(submission)
             self._wakeup.notify()
-        return future
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then stop the thread."""
@@ -67,7 +117,7 @@ class AuditWriter:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
-    def _take_batch(self) -> list[tuple[PreparedEvent, Future[int]]] | None:
+    def _take_batch(self) -> list[_Submission] | None:
         with self._wakeup:
             while not self._pending and not self._closed:
                 self._wakeup.wait()
@@ -80,19 +130,51 @@ class AuditWriter:
         while (batch := self._take_batch()) is not None:
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[PreparedEvent, Future[int]]]) -> None:
+    def _commit(self, batch: list[_Submission]) -> None:
         try:
-            with self._turn(), unit_of_work(self.factory) as session:
-                rows = append_prepared(session, [event for event, _ in batch])
-        except Exception as exc:  # every waiter learns the batch failed; none is left hanging
-            log.error("audit batch not committed", events=len(batch), error=type(exc).__name__)
-            failure = exc if isinstance(exc, DatabaseUnavailable) else _unavailable(exc)
-            for _, future in batch:
-                future.set_exception(failure)
+            outcomes = self._run_in_one_transaction(batch)
+        except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, ServiceUnavailable):
+                # One submission's own failure: find it, the others still commit. (An outage of
+                # the database or the KMS fails them all at once instead of once each.)
+                for submission in batch:
+                    self._commit([submission])
+                return
+            log.error("audit batch not committed", submissions=len(batch), error=type(exc).__name__)
+            failure = exc if isinstance(exc, RampartError) else _unavailable(exc)
+            # Every waiter learns it failed; none is left hanging.
+            _settle(batch, [(None, failure)] * len(batch))
             return
         self.batches += 1
-        for (_, future), row in zip(batch, rows, strict=True):
-            future.set_result(int(row["seq"]))
+        _settle(
+            batch,
+            [
+                (seqs[0] if submission.wants_seq else result, None)
+                for submission, (result, seqs) in zip(batch, outcomes, strict=True)
+            ],
+        )
+
+    def _run_in_one_transaction(self, batch: list[_Submission]) -> list[tuple[Any, list[int]]]:
+        """Every work, their deferred writes, then all their events under one chain-head lock,
+        then one commit."""
+        with self._turn(), unit_of_work(self.factory) as session:
+            session.info[_SHARED] = len(batch) > 1
+            results: list[Any] = []
+            events: list[PreparedEvent] = []
+            counts: list[int] = []
+            for submission in batch:
+                result, produced = submission.work(session)
+                results.append(result)
+                events.extend(produced)
+                counts.append(len(produced))
+            for flush in session.info.pop(_AT_BATCH_END, {}).values():
+                flush(session)
+            rows = append_prepared(session, events)
+        seqs = iter(int(row["seq"]) for row in rows)
+        return [
+            (result, [next(seqs) for _ in range(count)])
+            for result, count in zip(results, counts, strict=True)
+        ]
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
@@ -109,6 +191,67 @@ class AuditWriter:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _append_only(event: PreparedEvent) -> AuditedWork[None]:
+    return lambda _session: (None, (event,))
+
+
+def _in_context(work: AuditedWork[T]) -> AuditedWork[T]:
+    submitted = contextvars.copy_context()
+    return lambda session: submitted.run(work, session)
+
+
+Settlement = tuple[Any, BaseException | None]
+
+
+def _settle(batch: list[_Submission], settlements: list[Settlement]) -> None:
+    """Hand each submission its value or error: futures directly, event-loop waiters in one
+    thread-safe call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Settlement]]] = {}
+    for submission, settlement in zip(batch, settlements, strict=True):
+        if submission.future is not None:
+            value, error = settlement
+            if error is None:
+                submission.future.set_result(value)
+            else:
+                submission.future.set_exception(error)
+        elif submission.waiter is not None:
+            loop = submission.waiter.get_loop()
+            by_loop.setdefault(loop, []).append((submission.waiter, settlement))
+    for loop, waiters in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_waiters, waiters)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
+            continue
+
+
+def _settle_waiters(waiters: list[tuple[asyncio.Future[Any], Settlement]]) -> None:
+    for waiter, (value, error) in waiters:
+        if waiter.done():  # the request was cancelled (client gone)
+            continue
+        if error is None:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(error)
+
+
+_SHARED = "rampart.audit_writer.shared"
+_AT_BATCH_END = "rampart.audit_writer.at_batch_end"
+
+
+def shares_batch(session: Session) -> bool:
+    """True when ``session`` is a group commit's transaction shared by several submissions: a
+    work may then leave its rows to one statement for the whole batch (:func:`at_batch_end`)."""
+    return bool(session.info.get(_SHARED))
+
+
+def at_batch_end(session: Session, key: str, flush: Callable[[Session], None]) -> None:
+    """Run ``flush`` once, after every work of the batch and before its events are appended
+    (one ``flush`` per ``key``). If it raises, the batch rolls back and each submission is run
+    again alone, where :func:`shares_batch` is False: a bulk write that cannot tell which row
+    failed (a unique key taken) raises, and each work then writes its own rows its careful way."""
+    session.info.setdefault(_AT_BATCH_END, {}).setdefault(key, flush)
 
 
 def _sqlite_lock_path(factory: sessionmaker[Session]) -> str | None:
@@ -186,5 +329,4 @@ def record_event_durably(
 async def record_event_committed(**fields: Unpack[EventFields]) -> int:
     """Like :func:`record_event_durably` for async callers: the event loop stays free while
     the batch commits."""
-    future = submit_event(**fields)
-    return await asyncio.wrap_future(future)
+    return await get_audit_writer().submit_async(prepare_event(**fields))

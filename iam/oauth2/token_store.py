@@ -271,6 +271,13 @@ class GuardRevocations:
             self._not_revoked_until[jti] = now + self.ttl
         return False
 
+    def known_not_revoked(self, jti: str) -> bool:
+        """True only while a fresh answer says so (never reads the database)."""
+        if jti in self._revoked_here:
+            return False
+        until = self._not_revoked_until.get(jti)
+        return until is not None and until > self.clock()
+
     def revoked_here(self, jti: str, expires_at: datetime | None) -> None:
         now = self.clock()
         remaining = (expires_at - utcnow()).total_seconds() if expires_at is not None else 86_400.0

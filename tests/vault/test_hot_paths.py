@@ -1,0 +1,257 @@
+"""The hot paths of tokenize and detokenize (vault.hot_paths, server.fast_paths): the same answers
+as the documented routes, their writes and audit entries committed together by the group commit
+before the answer, and everything unusual left to the routes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.audit.models import AuditEntry
+from core.audit.verification import verify
+from core.audit.writer import close_audit_writer, get_audit_writer
+from core.settings import Settings
+from server.fast_paths import FAST_PATH_REQUESTS
+from tests.vault.conftest import CHECKOUT, CRM, AllowTable
+from vault.models import VaultToken
+from vault.schemas import DetokenizeBatchOut, DetokenizeOut, TokenBatchOut, TokenOut
+
+PROBLEM = "application/problem+json"
+VOLATILE = {"id", "token", "fingerprint", "created_at", "expires_at", "instance", "request_id"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_writer() -> Iterator[None]:
+    close_audit_writer()  # the writer of this test's database, not a previous test's
+    yield
+    close_audit_writer()
+
+
+@pytest.fixture
+def routed(local_kms: Settings, allow_table: AllowTable) -> Iterator[TestClient]:
+    """The same application with its hot paths switched off: every request is routed."""
+    from server.app import create_app
+
+    settings = local_kms.model_copy(update={"fast_paths": False})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _served(path: str, answered: str) -> float:
+    value = FAST_PATH_REQUESTS.labels(path, answered)._value.get()
+    return float(value)
+
+
+def _stable(document: Any) -> Any:
+    """A response document without what differs between two calls (ids, tokens, times)."""
+    if isinstance(document, dict):
+        return {k: _stable(v) for k, v in document.items() if k not in VOLATILE}
+    if isinstance(document, list):
+        return [_stable(item) for item in document]
+    return document
+
+
+def _post(client: TestClient, path: str, body: Any, auth: str = CHECKOUT) -> Any:
+    return client.post(path, json=body, headers={"Authorization": auth})
+
+
+def _token(client: TestClient, kind: str, value: str, auth: str = CHECKOUT) -> str:
+    answer = _post(client, f"/v1/vault/{kind}/tokens", {"value": value}, auth)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def test_hot_answers_equal_routed_answers(api: TestClient, routed: TestClient) -> None:
+    path = "/v1/vault/pan/tokens"
+    batch_path = "/v1/vault/pan/tokens/batch"
+    fast_before = _served(path, "fast")
+    routed_before = _served(path, "routed")
+    single = {"value": "4111 1111 1111 1111", "format": "pan_first6_last4", "ttl_seconds": 600}
+    batch = {"items": [{"value": "5555555555554444"}, {"value": "4111111111111112"}]}
+    hot = [_post(api, path, single), _post(api, batch_path, batch)]
+    slow = [_post(routed, path, single), _post(routed, batch_path, batch)]
+    for fast_answer, routed_answer in zip(hot, slow, strict=True):
+        assert fast_answer.status_code == routed_answer.status_code
+        assert fast_answer.headers["content-type"] == routed_answer.headers["content-type"]
+        assert _stable(fast_answer.json()) == _stable(routed_answer.json())
+    TokenOut.model_validate_json(hot[0].content)
+    items = TokenBatchOut.model_validate_json(hot[1].content).items
+    assert items[0].result is not None and items[1].error is not None
+    assert items[1].error.type.endswith("vault-value-invalid") or items[1].error.status == 422
+    # Served by the hot path on one application; the other has no hot path to count.
+    assert _served(path, "fast") == fast_before + 1
+    assert _served(path, "routed") == routed_before
+    # Same security headers and request id as any routed answer.
+    for header in ("x-request-id", "content-security-policy", "cache-control"):
+        assert header in hot[0].headers
+
+
+def test_detokenize_hot_equals_routed(api: TestClient, routed: TestClient) -> None:
+    token = _token(api, "pan", "4111111111111111")
+    other = _token(api, "pan", "5555555555554444")
+    single = {"token": token, "purpose": "payment.capture"}
+    batch = {"tokens": [other, "tok_pan_missing"], "purpose": "payment.capture"}
+    for path, body, model in (
+        ("/v1/vault/pan/detokenize", single, DetokenizeOut),
+        ("/v1/vault/pan/detokenize/batch", batch, DetokenizeBatchOut),
+    ):
+        before = _served(path, "fast")
+        fast_answer, routed_answer = _post(api, path, body), _post(routed, path, body)
+        assert _served(path, "fast") == before + 1
+        assert fast_answer.status_code == routed_answer.status_code == 200
+        assert fast_answer.headers["cache-control"] == "no-store"
+        assert _stable(fast_answer.json()) == _stable(routed_answer.json())
+        model.model_validate_json(fast_answer.content)
+    assert _post(api, "/v1/vault/pan/detokenize", single).json()["value"] == "4111111111111111"
+
+
+def test_refusals_and_bad_bodies_are_routed(api: TestClient, allow_table: AllowTable) -> None:
+    path = "/v1/vault/pan/tokens"
+    before = _served(path, "routed")
+    unknown = _post(api, path, {"value": "4111111111111111"}, auth="Bearer nobody")
+    denied = _post(api, path, {"value": "4111111111111111"}, auth=CRM)
+    malformed = api.post(
+        path, content=b'{"value": 4111111111111111}', headers={"Authorization": CHECKOUT}
+    )
+    extra = _post(api, path, {"value": "4111111111111111", "unexpected": 1})
+    assert (unknown.status_code, denied.status_code) == (401, 403)
+    assert malformed.status_code == extra.status_code == 422
+    for answer in (unknown, denied, malformed, extra):
+        assert answer.headers["content-type"] == PROBLEM
+    assert _served(path, "routed") == before + 4
+    purpose = _post(
+        api, "/v1/vault/pan/detokenize", {"token": "tok_pan_x", "purpose": "No Purpose!"}
+    )
+    assert purpose.status_code == 422 and purpose.headers["content-type"] == PROBLEM
+    oversize = _post(api, "/v1/vault/pan/tokens/batch", {"items": [{"value": "1"}] * 1001})
+    assert oversize.status_code in (413, 422) and oversize.headers["content-type"] == PROBLEM
+
+
+def test_hot_writes_commit_with_their_audit_entries(
+    api: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    token = _token(api, "pan", "4111111111111111")
+    detokenized = _post(
+        api, "/v1/vault/pan/detokenize", {"token": token, "purpose": "payment.capture"}
+    )
+    assert detokenized.status_code == 200
+    with sessions() as db:
+        stored = db.scalar(select(func.count()).select_from(VaultToken))
+        kinds = list(db.scalars(select(AuditEntry.event_type).order_by(AuditEntry.seq)))
+        entries = db.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        report = verify(db, [])
+    assert stored == 1
+    assert kinds.count("vault.tokenized") == 1 and kinds.count("vault.detokenized") == 1
+    detokenize_entry = next(e for e in entries if e.event_type == "vault.detokenized")
+    assert detokenize_entry.actor == "svc-checkout"
+    assert "payment.capture" in detokenize_entry.details
+    assert "4111111111111111" not in "".join(e.details for e in entries)
+    assert report.ok
+
+
+def test_concurrent_requests_share_commits(
+    api: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """Many callers at once: every token stored with its own entry, in fewer transactions."""
+    callers, each = 8, 10
+    tokens: list[str] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        for _ in range(each):
+            token = _token(api, "pan", "4111111111111111")
+            with lock:
+                tokens.append(token)
+
+    batches_before = get_audit_writer().batches
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = callers * each
+    assert len(set(tokens)) == total
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(VaultToken)) == total
+        entries = db.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.event_type == "vault.tokenized")
+        )
+        assert verify(db, []).ok
+    assert entries == total
+    assert get_audit_writer().batches - batches_before <= total
+
+
+def test_store_failure_answers_503_and_keeps_nothing(
+    api: TestClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.errors import KmsUnavailable
+    from vault import service
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise KmsUnavailable("the key service is unreachable")
+
+    monkeypatch.setattr(service, "scope_keys", unreachable)
+    answer = _post(api, "/v1/vault/pan/tokens", {"value": "4111111111111111"})
+    assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
+    assert "request_id" in answer.json()
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(VaultToken)) == 0
+        assert not db.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.event_type == "vault.tokenized")
+        )
+
+
+def test_a_batch_with_a_taken_token_is_stored_one_by_one(
+    sessions: sessionmaker[Session], local_kms: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests in one shared transaction draw the same token: the shared insert cannot
+    store both, so the batch is run again request by request, each drawing its own token."""
+    from core.audit.service import prepare_event
+    from vault import service
+    from vault.records import TokenizeRequest
+
+    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    calls: list[str] = []
+
+    def same_token_twice(*args: Any) -> str:
+        token = real_generate(*args)
+        calls.append(calls[0] if len(calls) == 1 else token)
+        return calls[-1]
+
+    monkeypatch.setattr(service, "generate_token", same_token_twice)
+
+    def work(batch: service.PreparedBatch) -> Any:
+        def run(session: Session) -> Any:
+            outcomes, event = service.store_audited(session, "shop-test", batch, "svc-test")
+            return outcomes, [prepare_event(**event)]
+
+        return run
+
+    prepared = [
+        service.prepare_batch("pan", [TokenizeRequest("4111111111111111")]) for _ in range(2)
+    ]
+    writer = get_audit_writer()
+    with writer._wakeup:
+        futures = [writer.submit_work(work(batch)) for batch in prepared]
+    results = [future.result(timeout=30) for future in futures]
+    assert calls[0] == calls[1]  # the shared attempt really collided
+    tokens = {outcomes[0].token for outcomes in results}
+    assert (len(tokens) == 2 and calls[0] not in tokens) or len(tokens) == 2
+    with sessions() as db:
+        stored = set(db.scalars(select(VaultToken.token)))
+        entries = db.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.event_type == "vault.tokenized")
+        )
+    assert stored == tokens and entries == 2
