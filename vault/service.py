@@ -348,8 +348,39 @@ def _insert_skipping_taken(dialect: str) -> Executable:
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert, skipping rows whose token is taken; returns the tokens that were inserted."""
-    statement = _insert_skipping_taken(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) > 1 and _copied(session, rows):
+        return {row["token"] for row in rows}
+    statement = _insert_skipping_taken(dialect)
     return {row[0] for row in session.execute(statement, rows)}
+
+
+_COLUMNS = (
+    "id", "tenant", "token", "token_type", "token_format", "deterministic", "single_use",
+    "data_key_id", "ciphertext", "fingerprint", "subject", "created_at", "expires_at",
+)  # fmt: skip
+_COPY = f"COPY vault_tokens ({', '.join(_COLUMNS)}) FROM STDIN"
+
+
+def _copied(session: Session, rows: list[dict[str, Any]]) -> bool:
+    """PostgreSQL: all rows through COPY, under a savepoint; False (nothing written) when a
+    token is taken, and the caller inserts row by row skipping it. An insert with RETURNING
+    costs ~130 µs a row through the driver, COPY a few."""
+    import psycopg  # only with PostgreSQL: the embedded default never loads the driver
+
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)  # noqa: S101 - the only PostgreSQL driver
+    savepoint = connection.begin_nested()
+    try:
+        with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in _COLUMNS])
+    except psycopg.errors.UniqueViolation:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 _ROWS_AT_BATCH_END = "vault.tokens_at_batch_end"

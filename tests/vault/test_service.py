@@ -4,7 +4,7 @@ batch, detokenize, reveal, metadata, delete, expiry, SAD single use, determinist
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -247,3 +247,31 @@ def test_a_rolled_back_key_assignment_is_not_remembered(
     assert _detokenize(sessions, "pan", record.token)[0] == Detokenized(
         record.id, record.token, PANS[1]
     )
+
+
+def test_a_taken_token_is_drawn_again_in_a_batch(
+    local_kms: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first draw of a batch repeats a stored token: the bulk insert (COPY on PostgreSQL)
+    cannot take it, the rows go in one by one, and only the colliding item draws again."""
+    (first,) = _tokenize(sessions, "pan", PANS[0])
+    assert isinstance(first, TokenRecord)
+    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    draws: list[str] = []
+
+    def collide_once(*args: object) -> str:
+        draws.append(first.token if not draws else real_generate(*args))
+        return draws[-1]
+
+    monkeypatch.setattr(service, "generate_token", collide_once)
+    records = _tokenize(sessions, "pan", PANS[1], PANS[2])
+    assert all(isinstance(r, TokenRecord) for r in records)
+    tokens = [r.token for r in records if isinstance(r, TokenRecord)]
+    assert first.token not in tokens and len(draws) == 3
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(VaultToken)) == 3
+    assert _detokenize(sessions, "pan", *tokens) == [
+        Detokenized(r.id, r.token, value)
+        for r, value in zip(records, PANS[1:], strict=True)
+        if isinstance(r, TokenRecord)
+    ]
