@@ -72,8 +72,8 @@ def test_destroying_a_data_key_drops_cipher_objects(local_kms: object, engine: o
     with unit_of_work(sessions) as session:
         key_id, key = create_data_key(session, "vault.subject")
     encrypt_value(key, "ada@example.com", b"aad")
-    assert crypto._aead.cache_info().currsize == 1  # noqa: SLF001
+    assert crypto._aead.cache_info().currsize == 1
     with unit_of_work(sessions) as session:
         destroy_data_key(session, key_id)
-    assert crypto._aead.cache_info().currsize == 0  # noqa: SLF001
-    assert crypto._keyed_hmac.cache_info().currsize == 0  # noqa: SLF001
+    assert crypto._aead.cache_info().currsize == 0
+    assert crypto._keyed_hmac.cache_info().currsize == 0
