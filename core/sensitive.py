@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -69,7 +70,9 @@ def contains_card_number(text: str) -> bool:
     return next(card_numbers_in(text), None) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
+    # Cached: the names checked are field names, a small set looked at on every audit entry.
     return _SECRET_NAME.search(name) is not None
 
 
@@ -87,13 +90,13 @@ def find_secrets(value: Any, path: str = "$") -> list[str]:
     found: list[str] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
-            child = f"{path}.{key}"
-            if is_secret_name(str(key)) and item not in (None, "", [], {}):
-                found.append(child)
-            else:
-                found.extend(find_secrets(item, child))
-            if contains_card_number(str(key)):
-                found.append(child + " (key)")
+            name = str(key)
+            if is_secret_name(name) and item not in (None, "", [], {}):
+                found.append(f"{path}.{key}")
+            elif _may_hold_card_number(item):
+                found.extend(find_secrets(item, f"{path}.{key}"))
+            if contains_card_number(name):
+                found.append(f"{path}.{key} (key)")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             found.extend(find_secrets(item, f"{path}[{index}]"))
@@ -104,6 +107,17 @@ def find_secrets(value: Any, path: str = "$") -> list[str]:
     ):
         found.append(path)
     return found
+
+
+def _may_hold_card_number(value: Any) -> bool:
+    """False for the scalars that cannot hold one (every audit entry has many): skips a call."""
+    if isinstance(value, str):
+        return len(value) >= 13
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return False
+    if isinstance(value, int):
+        return abs(value) >= 10**12  # fewer than 13 digits otherwise
+    return True
 
 
 def redact(value: Any) -> Any:

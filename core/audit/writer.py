@@ -107,7 +107,8 @@ class AuditWriter:
             if self._closed:
                 raise DatabaseUnavailable("the audit writer is closed")
             self._pending.append(submission)
-            self._wakeup.notify()
+            if len(self._pending) == 1:  # the writer waits only on an empty queue
+                self._wakeup.notify()
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then stop the thread."""
