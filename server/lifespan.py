@@ -3,6 +3,7 @@ order, stopped in reverse, and the ones already started are stopped if a later o
 
 from __future__ import annotations
 
+import gc
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from core.audit.writer import close_audit_writer
 from core.database import get_engine
 from core.jobs.runtime import JobsRuntime, start_embedded
 from core.logging import get_logger
@@ -41,6 +43,11 @@ def _dispose_database(_settings: Settings) -> None:
         get_engine().dispose()
 
 
+def _close_audit_writer(_settings: Settings) -> None:
+    # Requests start the group-commit writer on first use; its queue commits before the pool closes.
+    close_audit_writer()
+
+
 class _EmbeddedJobs:
     """The scheduler and worker pool inside `serve` (``RAMPART_SCHEDULER=embedded``)."""
 
@@ -59,12 +66,14 @@ class _EmbeddedJobs:
 
 
 def default_hooks(settings: Settings) -> list[LifespanHook]:
-    """The hooks every server runs: the embedded job runtime, then the database pool."""
+    """The hooks every server runs: the embedded job runtime, then the audit writer, then the
+    database pool."""
     from server import security  # the zero-trust guard's composition (imports the domains)
 
     jobs = _EmbeddedJobs()
     return [
         LifespanHook("database", stop=_dispose_database),
+        LifespanHook("audit writer", stop=_close_audit_writer),
         LifespanHook("authorization", start=security.start, stop=security.stop),
         LifespanHook("jobs", start=jobs.start, stop=jobs.stop),
     ]
@@ -82,9 +91,25 @@ def build_lifespan(
                     await _call(hook.start, settings)
                 if hook.stop is not None:
                     stack.push_async_callback(_stop, hook, settings)
+            _freeze_startup_objects()
             yield
 
     return lifespan
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """What start-up built (modules, routes, the policy, caches) lives as long as the process:
+    once per process it is moved out of the cyclic collector's sight, so the full collections
+    that come with load no longer walk it. Measured on tokenize under wrk: p99 from about
+    150 ms to about 35 ms (docs/performance.md)."""
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
 
 
 async def _stop(hook: LifespanHook, settings: Settings) -> None:

@@ -17,4 +17,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.services",
     "tests.fixtures.openbao",
+    "tests.fixtures.threads",
 ]

@@ -1,10 +1,14 @@
-"""Lifespan hooks: started in order, stopped in reverse, cleaned up when a later start fails."""
+"""Lifespan hooks: started in order, stopped in reverse, cleaned up when a later start fails;
+shutdown stops the threads the app started."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
 
+from core.audit.service import prepare_event
+from core.audit.writer import get_audit_writer
+from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from server.app import create_app
 from server.lifespan import LifespanHook
@@ -38,3 +42,10 @@ def test_a_failed_start_stops_the_hooks_already_started(http_settings: Settings)
         with TestClient(create_app(http_settings, extra_hooks=hooks)):
             pass
     assert calls == ["start first", "start second", "stop first"]
+
+
+def test_shutdown_closes_the_audit_writer_its_requests_started(http_settings: Settings) -> None:
+    with TestClient(create_app(http_settings)):
+        writer = get_audit_writer()  # what a request's first group-committed event does
+    with pytest.raises(DatabaseUnavailable, match="closed"):
+        writer.submit(prepare_event(event_type="test.after_shutdown"))

@@ -6,6 +6,7 @@ soon as a router is registered in server/registry.py."""
 from __future__ import annotations
 
 import atexit
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import pytest
 import schemathesis
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, FastAPI, Header, Path, Query
 from pydantic import BaseModel, Field
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
@@ -55,8 +56,21 @@ FUZZED_SETTINGS = Settings(
 CONFIG = schemathesis.Config.from_dict(
     {"seed": SEED, "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True}}
 )
+
+
+def fuzzed_over_asgi(asgi_app: FastAPI) -> schemathesis.BaseSchema:
+    """The app's document, taken without a request: `from_asgi` sends one at collection, which
+    starts the app's lifespan (the policy syncer among its threads), and schemathesis stops it
+    only at the teardown of whichever test runs first in the process; meanwhile the syncer
+    follows that test's settings and seeds the default policy into its database."""
+    document = json.loads(json.dumps(asgi_app.openapi()))  # what /openapi.json serves
+    loaded = schemathesis.openapi.from_dict(document, config=CONFIG)
+    loaded.app, loaded.location = asgi_app, "/openapi.json"  # cases are called over ASGI
+    return loaded
+
+
 app = create_app(FUZZED_SETTINGS)
-schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+schema = fuzzed_over_asgi(app)
 
 
 class Color(StrEnum):
@@ -104,7 +118,7 @@ def _probe_router() -> APIRouter:
 
 probe_app = create_app(FUZZED_SETTINGS)
 probe_app.include_router(_probe_router())
-probe_schema = schemathesis.openapi.from_asgi("/openapi.json", probe_app, config=CONFIG)
+probe_schema = fuzzed_over_asgi(probe_app)
 
 
 @pytest.fixture(scope="module", autouse=True)
