@@ -183,11 +183,26 @@ def store_drafted(
 ) -> tuple[list[Outcome], EventFields | PreparedEvent]:
     """:func:`store_audited` for a drafted batch: in a group commit's shared transaction only
     its rows are left to the batch's one insert; alone, it is stored the careful way."""
+    if not draft.rows:
+        return draft.outcomes, draft.event
     if shares_batch(session):
-        if draft.rows:
-            _insert_at_batch_end(session, draft.rows)
+        _insert_at_batch_end(session, draft.rows)
+        return draft.outcomes, draft.event
+    if _inserted_all(session, draft.rows):
         return draft.outcomes, draft.event
     return store_audited(session, tenant, draft.batch, actor)
+
+
+def _inserted_all(session: Session, rows: list[dict[str, Any]]) -> bool:
+    """All the rows, or none of them when a token is taken (then drawn again the careful way)."""
+    if len(rows) == 1:  # nothing to undo if it did not go in
+        return len(_insert_new(session, rows)) == 1
+    savepoint = session.begin_nested()
+    if len(_insert_new(session, rows)) == len(rows):
+        savepoint.commit()
+        return True
+    savepoint.rollback()
+    return False
 
 
 def _is_deterministic(spec: TypeSpec) -> bool:
