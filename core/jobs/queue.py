@@ -159,6 +159,35 @@ def claim_batch(
     return ids
 
 
+def has_due_runs(session: Session, *, queues: Collection[str], job_names: Collection[str]) -> bool:
+    """Whether :func:`claim_batch` could find anything: a read, so an idle worker's poll never
+    takes the write lock (on SQLite every write transaction queues behind the others)."""
+    if not job_names:
+        return False
+    now = utcnow()
+    found = session.scalar(
+        select(JobRun.id)
+        .where(
+            JobRun.status == "queued",
+            JobRun.run_at <= now,
+            JobRun.queue.in_(list(queues)),
+            JobRun.job_name.in_(list(job_names)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def has_lost_runs(session: Session) -> bool:
+    """Whether :func:`lost_runs` would find anything (a read; see :func:`has_due_runs`)."""
+    found = session.scalar(
+        select(JobRun.id)
+        .where(JobRun.status == "running", JobRun.lease_expires_at < utcnow())
+        .limit(1)
+    )
+    return found is not None
+
+
 def claim_run(session: Session, run_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
     """Take one run by id (a broker message names it); false when another worker has it, it is
     not due, or its job is paused."""

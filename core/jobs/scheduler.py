@@ -189,14 +189,18 @@ class Scheduler:
                 continue
             with unit_of_work(self.factory) as session:
                 fired.extend(fire_due_slots(session, spec, self.config, now))
-        with unit_of_work(self.factory) as session:
+        # Reads first: an idle tick takes no write lock (SQLite queues every writer behind it).
+        with unit_of_work(self.factory, read_only=True) as session:
             self._next = next_slots(session)
-            recover_lost_runs(session, self.config)
+            lost = queue.has_lost_runs(session)
+        if lost:
+            with unit_of_work(self.factory) as session:
+                recover_lost_runs(session, self.config)
         refresh_due = self._gauges_at is None or (now - self._gauges_at).total_seconds() >= (
             self.config.metrics_refresh_seconds
         )
         if refresh_due:
-            with unit_of_work(self.factory) as session:
+            with unit_of_work(self.factory, read_only=True) as session:
                 refresh_queue_gauges(session)
             self._gauges_at = now
         return fired

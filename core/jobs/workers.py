@@ -124,16 +124,20 @@ class DatabaseWorkerPool:
                 continue
             wakeup.clear()
             claimed: list[uuid.UUID] = []
+            job_names = [spec.name for spec in all_jobs()]
             try:
-                with unit_of_work(self.factory) as session:
-                    claimed = queue.claim_batch(
-                        session,
-                        owner=self.owner,
-                        queues=self.queues,
-                        job_names=[spec.name for spec in all_jobs()],
-                        limit=free,
-                        lease_seconds=self.config.lease_seconds,
-                    )
+                with unit_of_work(self.factory, read_only=True) as session:
+                    due = queue.has_due_runs(session, queues=self.queues, job_names=job_names)
+                if due:
+                    with unit_of_work(self.factory) as session:
+                        claimed = queue.claim_batch(
+                            session,
+                            owner=self.owner,
+                            queues=self.queues,
+                            job_names=job_names,
+                            limit=free,
+                            lease_seconds=self.config.lease_seconds,
+                        )
             except Exception:
                 log.exception("could not claim job runs")
             for run_id in claimed:
