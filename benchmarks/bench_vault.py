@@ -208,6 +208,10 @@ def _http_run(
             cli_env = {**server_env, "RAMPART_DATA_DIR": str(server.data_dir)}
             bearer = service_bearer(server.base_url, cli_env, "bench-vault", (DETOKENIZE_RULE,))
         status, token = _probe(server.base_url, bearer)
+        deadline = time.monotonic() + 30
+        while status == 403 and time.monotonic() < deadline:  # every worker follows the policy
+            time.sleep(0.5)  # change within its sync interval; the benchmark waits for all
+            status, token = _probe(server.base_url, bearer)
         if status != 201 or bearer is None:
             reason = (
                 f"no bearer accepted by the zero-trust guard: POST /v1/vault/pan/tokens "
