@@ -97,12 +97,15 @@ def test_unknown_account_costs_one_argon2_verification(db: Session) -> None:
         db.rollback()
         return time.perf_counter() - start
 
-    known = min(timed("alice@example.com") for _ in range(5))
-    unknown = min(timed("nobody@example.com") for _ in range(5))
+    # Interleaved, so a busy machine slows both alike; the fastest of each is compared.
+    rounds = [(timed("alice@example.com"), timed("nobody@example.com")) for _ in range(7)]
+    known = min(k for k, _ in rounds)
+    unknown = min(u for _, u in rounds)
     # Both are dominated by one argon2id verification (~15-60 ms); a missing dummy would make
-    # the unknown case ~100x faster.
-    assert unknown > known * 0.5
-    assert known > 0.005
+    # the unknown case ~100x faster. The known case also records the failure (a write), so the
+    # bound leaves room for that and for a shared CI machine.
+    assert unknown > known * 0.25
+    assert unknown > 0.005
 
 
 def test_hash_is_upgraded_on_login_when_the_cost_changes(
