@@ -42,7 +42,7 @@ class FastPathMiddleware:
         if fast is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive, fast.max_body_bytes)
+        body, complete, more = await _read_body(receive, fast.max_body_bytes)
         if complete:
             scope["route"] = fast
             try:
@@ -57,27 +57,29 @@ class FastPathMiddleware:
                 return
             del scope["route"]
         FAST_PATH_REQUESTS.labels(fast.path, "routed").inc()
-        await self.app(scope, _replaying(body, complete, receive), send)
+        await self.app(scope, _replaying(body, more, receive), send)
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body, and whether it is all there; stops reading once past ``limit``."""
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool, bool]:
+    """The body read so far, whether it is all there within ``limit``, and whether the stream
+    has more to read (reading stops once past ``limit``)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False  # disconnected: the routed app sees it too
+            return b"".join(chunks), False, False  # disconnected: the routed app sees it too
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
+        more = bool(message.get("more_body", False))
         if size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return b"".join(chunks), False, more
+        if not more:
+            return b"".join(chunks), True, False
 
 
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
+def _replaying(body: bytes, more: bool, receive: Receive) -> Receive:
     """``receive`` for the routed app: what was read first, then the rest of the stream."""
     replayed = False
 
@@ -85,7 +87,7 @@ def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
         nonlocal replayed
         if not replayed:
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replay

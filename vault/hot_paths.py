@@ -63,7 +63,15 @@ async def _commit(
         ready = event if isinstance(event, PreparedEvent) else prepare_event(**event)
         return result, [*decided, ready]
 
-    return await get_audit_writer().submit_work_async(audited)
+    writer = get_audit_writer()
+    try:
+        return await writer.submit_work_async(audited)
+    except Exception:
+        # The guard's allow (detokenize) must be on record even when the access then failed,
+        # as the routed guard records it in its own unit of work before the endpoint runs.
+        for event in decided:
+            await writer.submit_async(event)
+        raise
 
 
 def _draft(

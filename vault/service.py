@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.audit.service import EventFields, PreparedEvent, prepare_event, record_event
 from core.audit.writer import at_batch_end, shares_batch
 from core.clock import utcnow
-from core.errors import RampartError
+from core.errors import DatabaseUnavailable, RampartError
 from core.ids import uuid7
 from core.settings import get_settings
 from vault import repository
@@ -394,6 +394,8 @@ def _copied(session: Session, rows: list[dict[str, Any]]) -> bool:
     except psycopg.errors.UniqueViolation:
         savepoint.rollback()
         return False
+    except psycopg.OperationalError as exc:  # raw driver error: say what SQLAlchemy would
+        raise DatabaseUnavailable("the database could not be reached") from exc
     savepoint.commit()
     return True
 

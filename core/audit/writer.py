@@ -83,7 +83,7 @@ class AuditWriter:
         """:meth:`submit` for a caller on an event loop; the loop stays free meanwhile."""
         waiter = asyncio.get_running_loop().create_future()
         self._queue(_Submission(_append_only(event), wants_seq=True, waiter=waiter))
-        return int(await waiter)
+        return int(await _within_timeout(waiter))
 
     def submit_work(self, work: AuditedWork[T]) -> Future[T]:
         """Queue an audited write; the future resolves to its result once its rows and events
@@ -100,7 +100,7 @@ class AuditWriter:
         by one call per batch, not one cross-thread wake-up each."""
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue(_Submission(_in_context(work), wants_seq=False, waiter=waiter))
-        return await waiter
+        return await _within_timeout(waiter)
 
     def _queue(self, submission: _Submission) -> None:
         with self._wakeup:
@@ -192,6 +192,15 @@ class AuditWriter:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+async def _within_timeout(waiter: asyncio.Future[T]) -> T:
+    """A stuck writer fails its waiters (503) instead of holding them forever; what it commits
+    later is still on record."""
+    try:
+        return await asyncio.wait_for(waiter, DEFAULT_TIMEOUT_SECONDS)
+    except TimeoutError as exc:
+        raise DatabaseUnavailable("the audit ledger did not commit in time") from exc
 
 
 def _append_only(event: PreparedEvent) -> AuditedWork[None]:

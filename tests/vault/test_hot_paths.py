@@ -255,3 +255,43 @@ def test_a_batch_with_a_taken_token_is_stored_one_by_one(
             .where(AuditEntry.event_type == "vault.tokenized")
         )
     assert stored == tokens and entries == 2
+
+
+def test_an_audited_allow_stays_on_record_when_the_access_fails(
+    api: TestClient,
+    allow_table: AllowTable,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The routed guard commits `authz.allowed` for a detokenize before the endpoint runs; the
+    hot path commits it with the request, and on its own when the request's work fails."""
+    from core import authz
+    from core.audit.service import EventFields
+    from core.errors import KmsUnavailable
+    from vault import access
+
+    def allowed_event(request: authz.AccessRequest, decision: authz.Decision) -> Any:
+        if not decision.allowed or request.act != "detokenize":
+            return None
+        return EventFields(event_type="authz.allowed", resource=request.obj, actor="svc-test")
+
+    authz.configure(
+        allow_table.authenticate,
+        allow_table.decide,
+        lambda _request, _decision: None,
+        decision_event=allowed_event,
+    )
+    token = _token(api, "pan", "4111111111111111")
+
+    def unreachable(*_args: Any) -> bytes:
+        raise KmsUnavailable("the key service is unreachable")
+
+    monkeypatch.setattr(access, "load_data_key", unreachable)
+    path = "/v1/vault/pan/detokenize"
+    before = _served(path, "fast")
+    answer = _post(api, path, {"token": token, "purpose": "payment.capture"})
+    assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
+    assert _served(path, "fast") == before + 1  # answered by the hot path, not routed
+    with sessions() as db:
+        kinds = list(db.scalars(select(AuditEntry.event_type)))
+    assert kinds.count("authz.allowed") == 1 and "vault.detokenized" not in kinds
