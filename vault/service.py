@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,19 +121,21 @@ def store_audited(
     event to append in the same transaction. Safe to run again after a rollback: tokens are
     drawn afresh from copies of the prepared values."""
     spec = batch.spec
-    results: list[Outcome | None] = [None] * batch.size
-    for index, error in batch.refused.items():
-        results[index] = error
+    stored: dict[int, Outcome] = {}
     if batch.values:
         todo = [replace(value) for value in batch.values]
         insert = _insert_at_batch_end if shares_batch(session) else _insert_new
         stored = _store(session, tenant, spec, todo, _is_deterministic(spec), batch.now, insert)
-        for index, record in stored.items():
-            results[index] = record
-    final: list[Outcome] = [
-        r if r is not None else ValueMalformed("not processed") for r in results
+    outcomes = _in_order(batch, stored)
+    return outcomes, _tokenize_event(spec, outcomes, actor)
+
+
+def _in_order(batch: PreparedBatch, stored: Mapping[int, Outcome]) -> list[Outcome]:
+    """A result per item of the request, in order: refused items their error, the rest theirs."""
+    return [
+        batch.refused.get(index) or stored.get(index) or ValueMalformed("not processed")
+        for index in range(batch.size)
     ]
-    return final, _tokenize_event(spec, final, actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +168,8 @@ def draft_batch(tenant: str, batch: PreparedBatch, actor: str | None) -> Drafted
         for p in todo:
             p.fingerprint = fingerprint(fp_key, spec.type.value, p.value)
     rows = _draw_rows(tenant, spec, todo, keys, None, False, batch.now)
-    results: list[Outcome | None] = [None] * batch.size
-    for index, error in batch.refused.items():
-        results[index] = error
-    for p, row in zip(todo, rows, strict=True):
-        results[p.index] = _record(row, created=True)
-    outcomes: list[Outcome] = [
-        r if r is not None else ValueMalformed("not processed") for r in results
-    ]
+    drawn = {p.index: _record(row, created=True) for p, row in zip(todo, rows, strict=True)}
+    outcomes = _in_order(batch, drawn)
     event = prepare_event(**_tokenize_event(spec, outcomes, actor))
     return DraftedBatch(batch, rows, outcomes, event)
 
@@ -197,12 +193,17 @@ def _inserted_all(session: Session, rows: list[dict[str, Any]]) -> bool:
     """All the rows, or none of them when a token is taken (then drawn again the careful way)."""
     if len(rows) == 1:  # nothing to undo if it did not go in
         return len(_insert_new(session, rows)) == 1
-    savepoint = session.begin_nested()
-    if len(_insert_new(session, rows)) == len(rows):
-        savepoint.commit()
-        return True
-    savepoint.rollback()
-    return False
+    try:
+        with session.begin_nested():  # rolled back to here when a token was taken
+            if len(_insert_new(session, rows)) != len(rows):
+                raise _TokenTaken
+    except _TokenTaken:
+        return False
+    return True
+
+
+class _TokenTaken(Exception):
+    """Some rows of an all-or-none insert did not go in."""
 
 
 def _is_deterministic(spec: TypeSpec) -> bool:
@@ -370,10 +371,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return {row[0] for row in session.execute(statement, rows)}
 
 
-_COLUMNS = (
-    "id", "tenant", "token", "token_type", "token_format", "deterministic", "single_use",
-    "data_key_id", "ciphertext", "fingerprint", "subject", "created_at", "expires_at",
-)  # fmt: skip
+_COLUMNS = tuple(column.name for column in VaultToken.__table__.columns)
 _COPY = f"COPY vault_tokens ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
@@ -386,17 +384,14 @@ def _copied(session: Session, rows: list[dict[str, Any]]) -> bool:
     connection = session.connection()
     raw = connection.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)  # noqa: S101 - the only PostgreSQL driver
-    savepoint = connection.begin_nested()
-    try:
-        with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+    try:  # the savepoint is rolled back when the COPY fails
+        with connection.begin_nested(), raw.cursor() as cursor, cursor.copy(_COPY) as copy:
             for row in rows:
                 copy.write_row([row[column] for column in _COLUMNS])
     except psycopg.errors.UniqueViolation:
-        savepoint.rollback()
         return False
     except psycopg.OperationalError as exc:  # raw driver error: say what SQLAlchemy would
         raise DatabaseUnavailable("the database could not be reached") from exc
-    savepoint.commit()
     return True
 
 

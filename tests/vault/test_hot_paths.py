@@ -295,3 +295,32 @@ def test_an_audited_allow_stays_on_record_when_the_access_fails(
     with sessions() as db:
         kinds = list(db.scalars(select(AuditEntry.event_type)))
     assert kinds.count("authz.allowed") == 1 and "vault.detokenized" not in kinds
+
+
+def test_a_drafted_batch_alone_with_a_taken_token_is_stored_all_or_none(
+    api: TestClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch alone in its transaction inserts its drafted rows all or none: when one token is
+    taken, none stays from that attempt and the batch is stored again, drawing afresh."""
+    from vault import service
+
+    first = _token(api, "pan", "4111111111111111")
+    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    draws: list[str] = []
+
+    def second_draw_taken(*args: Any) -> str:
+        draws.append(first if len(draws) == 1 else real_generate(*args))
+        return draws[-1]
+
+    monkeypatch.setattr(service, "generate_token", second_draw_taken)
+    answer = _post(
+        api,
+        "/v1/vault/pan/tokens/batch",
+        {"items": [{"value": "5555555555554444"}, {"value": "378282246310005"}]},
+    )
+    assert answer.status_code == 200
+    tokens = [item["result"]["token"] for item in answer.json()["items"]]
+    assert first not in tokens and len(draws) == 4  # two drafted, two drawn again
+    with sessions() as db:
+        stored = set(db.scalars(select(VaultToken.token)))
+    assert stored == {first, *tokens}
