@@ -10,11 +10,13 @@ entry of a failed detokenize must survive (PCI DSS 10.2.1.1), so errors are retu
 # _add_type_routes, and FastAPI must see them as objects, not as strings to resolve globally.
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
 from core.authz import Principal, authorize
 from core.clock import utcnow
@@ -107,9 +109,6 @@ def _add_type_routes(token_type: TokenType) -> None:
     kind = token_type.value
     Tokenizer = Annotated[Principal, authorize(f"vault:{kind}", "tokenize")]
     Detokenizer = Annotated[Principal, authorize(f"vault:{kind}", "detokenize")]
-    Revealer = Annotated[Principal, authorize(f"vault:{kind}", "reveal")]
-    MetadataReader = Annotated[Principal, authorize(f"vault:{kind}", "metadata")]
-    Deleter = Annotated[Principal, authorize(f"vault:{kind}", "delete")]
     errors: dict[int | str, dict[str, Any]] = {
         status: {"description": "problem+json"} for status in (404, 410, 413, 422, 503)
     }
@@ -185,88 +184,65 @@ def _add_type_routes(token_type: TokenType) -> None:
         )
         return detokenized_batch_response(outcomes)
 
+    for token_use in _TOKEN_USES:
+        _add_token_use_routes(kind, token_use, errors)
+
+
+def _metadata_batch(session: Session, *, actor: str | None, **kwargs: Any) -> list[Any]:
+    return access.metadata_batch(session, **kwargs)  # reading metadata is not audited
+
+
+@dataclass(frozen=True)
+class _TokenUse:
+    """A use of a token besides detokenize, routed for one token and for a batch."""
+
+    act: str
+    use: Callable[..., list[Any]]  # (session, *, tenant, token_type, tokens, actor)
+    out: type[Any]
+    convert: Callable[[Any], Any]  # a result -> its answer model
+    item: type[Any]
+    batch_out: type[Any]
+    summary: str
+
+
+def _add_token_use_routes(
+    kind: str, token_use: _TokenUse, errors: dict[int | str, dict[str, Any]]
+) -> None:
+    """``POST /<kind>/<act>`` for one token and ``/<kind>/<act>/batch`` for up to 1000, both
+    guarded by ``vault:<kind>`` ``<act>``."""
+    act, use, convert = token_use.act, token_use.use, token_use.convert
+    summary = token_use.summary.format(kind=kind)
+    Caller = Annotated[Principal, authorize(f"vault:{kind}", act)]
+
     @router.post(
-        f"/{kind}/reveal",
-        response_model=RevealOut,
+        f"/{kind}/{act}",
+        response_model=token_use.out,
         responses=errors,
-        operation_id=f"reveal_{kind}",
-        summary=f"A masked {kind} value (cards: at most first 6 and last 4 digits)",
+        operation_id=f"{act}_{kind}",
+        summary=summary,
     )
-    def reveal_one(body: TokenIn, session: DbSession, caller: Revealer) -> Any:
-        outcome = access.reveal_batch(
+    def one(body: TokenIn, session: DbSession, caller: Caller) -> Any:
+        (outcome,) = use(
             session,
             tenant=caller.tenant,
             token_type=kind,
             tokens=[body.token],
             actor=caller.subject,
-        )[0]
-        return _problem(outcome) if isinstance(outcome, RampartError) else RevealOut.of(outcome)
+        )
+        return _problem(outcome) if isinstance(outcome, RampartError) else convert(outcome)
 
     @router.post(
-        f"/{kind}/reveal/batch",
-        response_model=RevealBatchOut,
+        f"/{kind}/{act}/batch",
+        response_model=token_use.batch_out,
         responses=errors,
-        operation_id=f"reveal_{kind}_batch",
+        operation_id=f"{act}_{kind}_batch",
+        summary=f"{summary}: up to 1000 tokens",
     )
-    def reveal_many(body: TokensIn, session: DbSession, caller: Revealer) -> Any:
-        outcomes = access.reveal_batch(
+    def many(body: TokensIn, session: DbSession, caller: Caller) -> Any:
+        outcomes = use(
             session, tenant=caller.tenant, token_type=kind, tokens=body.tokens, actor=caller.subject
         )
-        return RevealBatchOut(items=_items(outcomes, RevealOut.of, RevealItem))
-
-    @router.post(
-        f"/{kind}/metadata",
-        response_model=TokenOut,
-        responses=errors,
-        operation_id=f"metadata_{kind}",
-        summary=f"What is known about a {kind} token, without its value",
-    )
-    def metadata_one(body: TokenIn, session: DbSession, caller: MetadataReader) -> Any:
-        outcome = access.metadata_batch(
-            session, tenant=caller.tenant, token_type=kind, tokens=[body.token]
-        )[0]
-        return _problem(outcome) if isinstance(outcome, RampartError) else _token_out(outcome)
-
-    @router.post(
-        f"/{kind}/metadata/batch",
-        response_model=TokenBatchOut,
-        responses=errors,
-        operation_id=f"metadata_{kind}_batch",
-    )
-    def metadata_many(body: TokensIn, session: DbSession, caller: MetadataReader) -> Any:
-        outcomes = access.metadata_batch(
-            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens
-        )
-        return TokenBatchOut(items=_items(outcomes, _token_out, TokenItem))
-
-    @router.post(
-        f"/{kind}/delete",
-        response_model=DeletedOut,
-        responses=errors,
-        operation_id=f"delete_{kind}",
-        summary=f"Delete a {kind} token and its ciphertext",
-    )
-    def delete_one(body: TokenIn, session: DbSession, caller: Deleter) -> Any:
-        outcome = access.delete_batch(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            tokens=[body.token],
-            actor=caller.subject,
-        )[0]
-        return _problem(outcome) if isinstance(outcome, RampartError) else DeletedOut.of(outcome)
-
-    @router.post(
-        f"/{kind}/delete/batch",
-        response_model=DeletedBatchOut,
-        responses=errors,
-        operation_id=f"delete_{kind}_batch",
-    )
-    def delete_many(body: TokensIn, session: DbSession, caller: Deleter) -> Any:
-        outcomes = access.delete_batch(
-            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens, actor=caller.subject
-        )
-        return DeletedBatchOut(items=_items(outcomes, DeletedOut.of, DeletedItem))
+        return token_use.batch_out(items=_items(outcomes, convert, token_use.item))
 
 
 def tokenize_request(body: TokenizeIn) -> TokenizeRequest:
@@ -307,6 +283,36 @@ def detokenized_batch_response(outcomes: list[Any]) -> Response:
 def _token_out(record: TokenRecord) -> TokenOut:
     return TokenOut.of(record)
 
+
+_TOKEN_USES = (
+    _TokenUse(
+        "reveal",
+        access.reveal_batch,
+        RevealOut,
+        RevealOut.of,
+        RevealItem,
+        RevealBatchOut,
+        "A masked {kind} value (cards: at most first 6 and last 4 digits)",
+    ),
+    _TokenUse(
+        "metadata",
+        _metadata_batch,
+        TokenOut,
+        _token_out,
+        TokenItem,
+        TokenBatchOut,
+        "What is known about a {kind} token, without its value",
+    ),
+    _TokenUse(
+        "delete",
+        access.delete_batch,
+        DeletedOut,
+        DeletedOut.of,
+        DeletedItem,
+        DeletedBatchOut,
+        "Delete a {kind} token and its ciphertext",
+    ),
+)
 
 for _token_type in TYPES:
     _add_type_routes(_token_type)
