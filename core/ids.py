@@ -21,6 +21,18 @@ def uuid7() -> uuid.UUID:
     return _uuid_from_int(value | rand & _RAND_B_MASK)
 
 
+def uuid7s(count: int) -> list[uuid.UUID]:
+    """``count`` UUIDv7s from one clock reading and one read of the OS's randomness (the rows
+    of one batch): the same ids :func:`uuid7` would give within one millisecond."""
+    head = ((time.time_ns() // 1_000_000) & 0xFFFF_FFFF_FFFF) << 80 | _UUID7_VERSION_AND_VARIANT
+    randomness = os.urandom(10 * count)
+    ids = []
+    for start in range(0, 10 * count, 10):
+        rand = int.from_bytes(randomness[start : start + 10], "big")
+        ids.append(_uuid_from_int(head | ((rand >> 62) & 0xFFF) << 64 | rand & _RAND_B_MASK))
+    return ids
+
+
 def _uuid_from_int(value: int) -> uuid.UUID:
     # UUID(int=...) without its argument parsing, which cost more than building the value (one
     # id per stored row); CPython 3.14 adds the same shortcut as UUID._from_int. ``value`` is

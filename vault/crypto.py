@@ -33,8 +33,13 @@ def associated_data(tenant: str, token_type: str, token: str) -> bytes:
     return b"\x00".join((_AAD_LABEL, tenant.encode(), token_type.encode(), token.encode()))
 
 
-def encrypt_value(key: bytes, value: str, aad: bytes) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
+def encrypt_value(key: bytes, value: str, aad: bytes, *, nonce: bytes | None = None) -> bytes:
+    """``nonce``: 12 fresh random bytes when the caller read randomness for a whole batch at
+    once (never reused); drawn here otherwise."""
+    if nonce is None:
+        nonce = os.urandom(NONCE_BYTES)
+    elif len(nonce) != NONCE_BYTES:
+        raise ValueError("an AES-GCM nonce here is 12 bytes")
     return CIPHERTEXT_VERSION + nonce + _aead(key).encrypt(nonce, value.encode(), aad)
 
 

@@ -77,3 +77,17 @@ def test_destroying_a_data_key_drops_cipher_objects(local_kms: object, engine: o
         destroy_data_key(session, key_id)
     assert crypto._aead.cache_info().currsize == 0
     assert crypto._keyed_hmac.cache_info().currsize == 0
+
+
+def test_a_nonce_from_the_caller_is_used_once_and_must_be_12_bytes() -> None:
+    key = os.urandom(32)
+    aad = associated_data("shop", "pan", "tok")
+    nonce = os.urandom(12)
+    blob = encrypt_value(key, "4111111111111111", aad, nonce=nonce)
+    assert blob[1:13] == nonce
+    assert decrypt_value(key, blob, aad) == "4111111111111111"
+    for wrong in (b"", os.urandom(8), os.urandom(16)):
+        with pytest.raises(ValueError, match="12 bytes"):
+            encrypt_value(key, "4111111111111111", aad, nonce=wrong)
+    drawn = {encrypt_value(key, "4111111111111111", aad)[1:13] for _ in range(100)}
+    assert len(drawn) == 100  # without one, every call draws its own

@@ -275,3 +275,34 @@ def test_a_taken_token_is_drawn_again_in_a_batch(
         for r, value in zip(records, PANS[1:], strict=True)
         if isinstance(r, TokenRecord)
     ]
+
+
+def test_a_draft_leaves_the_prepared_batch_as_it_was_and_stores_what_it_answered(
+    local_kms: Settings, sessions: sessionmaker[Session]
+) -> None:
+    """Drafting draws and encrypts without touching the prepared values (a batch stored the
+    careful way after a failed shared insert starts from them again); the rows it drafted
+    store and read back as answered, each with its own nonce and id."""
+    _tokenize(sessions, "pan", PANS[0])  # the scope's keys are in memory from here
+    batch = service.prepare_batch("pan", [TokenizeRequest(pan) for pan in PANS])
+    draft = service.draft_batch(TEST_TENANT, batch, "svc-test")
+    assert draft is not None
+    assert all(value.token == "" and value.fingerprint is None for value in batch.values)
+    nonces = {row["ciphertext"][1:13] for row in draft.rows}
+    assert len(nonces) == len(PANS) and len({row["id"] for row in draft.rows}) == len(PANS)
+    with unit_of_work(sessions) as session:
+        outcomes, _event = service.store_drafted(session, TEST_TENANT, draft, "svc-test")
+    records = _ok(outcomes)
+    assert [r.token for r in records] == [row["token"] for row in draft.rows]
+    values = _detokenize(sessions, "pan", *(r.token for r in records))
+    assert [v.value for v in values if isinstance(v, Detokenized)] == PANS
+    with sessions() as session:
+        stored = {
+            row.token: (row.created_at, row.data_key_id)
+            for row in session.scalars(
+                select(VaultToken).where(VaultToken.token.in_([r.token for r in records]))
+            )
+        }
+    assert {token: created for token, (created, _key) in stored.items()} == {
+        r.token: r.created_at for r in records
+    }
