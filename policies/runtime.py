@@ -106,11 +106,19 @@ class PolicyRuntime:
         # Decisions and in-place deltas exclude each other: the enforcer's indexes are plain
         # dicts that must not change while a lookup walks them.
         self._lock = threading.Lock()
+        self._generation = 0
 
     @property
     def version(self) -> int | None:
         state = self._state
         return None if state is None else state.version
+
+    @property
+    def generation(self) -> int | None:
+        """Changes whenever the enforced policy does (load, delta, forget), even to a version
+        number seen before (another database); None while nothing is loaded. Decisions made at
+        one generation may be remembered for it."""
+        return None if self._state is None else self._generation
 
     def load(self, version: int, lines: Sequence[str]) -> None:
         """Replace the whole policy (built outside the lock, swapped in at once)."""
@@ -123,6 +131,7 @@ class PolicyRuntime:
         with self._lock:
             if self._state is None or self._state.version <= version:
                 self._state = state
+                self._generation += 1
 
     def apply_delta(
         self, from_version: int, to_version: int, added: Sequence[str], removed: Sequence[str]
@@ -137,11 +146,13 @@ class PolicyRuntime:
                 return False
             _patch(state, added, removed)
             state.version = to_version
+            self._generation += 1
             return True
 
     def forget(self) -> None:
         with self._lock:
             self._state = None
+            self._generation += 1
 
     @contextmanager
     def view(self) -> Iterator[DecisionView]:

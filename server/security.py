@@ -147,7 +147,48 @@ def _user_roles(db: Any, subject: str) -> tuple[str, ...] | None:
     return tuple(user.roles)
 
 
+# Decisions remembered per process; past this many distinct inputs the memo starts over.
+DECISION_MEMO_SIZE = 4096
+_decisions: dict[tuple[Any, ...], Decision] = {}
+
+
 def decide(access: AccessRequest) -> Decision:
+    """The policy's decision on ``access``. A caller without an authentication time (a service:
+    client credentials) is decided once per policy generation, caller, request and UTC minute,
+    then answered from memory: nothing else such a decision reads can change meanwhile (zones
+    belong to the policy; ``hours=`` and ``days=`` read the minute). A person's decision is made
+    afresh every time, since ``auth_age`` moves by the second."""
+    principal = access.principal
+    generation = runtime.generation
+    if principal.auth_time is not None or generation is None:
+        return _decide(access)
+    key = (
+        generation,
+        principal.tenant,
+        principal.name,
+        principal.roles,
+        principal.client_id,
+        principal.amr,
+        access.obj,
+        access.act,
+        access.origin,
+        int(access.at.timestamp()) // 60,
+    )
+    decision = _decisions.get(key)
+    if decision is None:
+        decision = _decide(access)
+        if runtime.generation == generation:  # not one that a policy change overtook
+            if len(_decisions) >= DECISION_MEMO_SIZE:
+                _decisions.clear()
+            _decisions[key] = decision
+    return decision
+
+
+def forget_decisions() -> None:
+    _decisions.clear()
+
+
+def _decide(access: AccessRequest) -> Decision:
     principal = access.principal
     ip = str(access.origin) if access.origin is not None else None
     with runtime.view() as view:
