@@ -416,7 +416,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     if len(rows) > 1 and _bulk_inserted(session, dialect, rows):
         return {row["token"] for row in rows}
     statement = _insert_skipping_taken(dialect.name)
-    return {row[0] for row in session.execute(statement, rows)}
+    return {row[0] for row in session.connection().execute(statement, rows)}
 
 
 _COLUMNS = tuple(column.name for column in VaultToken.__table__.columns)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, BinaryIO, TypeVar, Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,6 +69,7 @@ class AuditWriter:
         self._wakeup = threading.Condition()
         self._closed = False
         self._lock_path = _sqlite_lock_path(factory)
+        self._lock_file: BinaryIO | None = None
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
         self.batches = 0  # observability and tests: how many transactions were used
@@ -128,8 +129,12 @@ class AuditWriter:
             return [self._pending.popleft() for _ in range(count)]
 
     def _run(self) -> None:
-        while (batch := self._take_batch()) is not None:
-            self._commit(batch)
+        try:
+            while (batch := self._take_batch()) is not None:
+                self._commit(batch)
+        finally:
+            if self._lock_file is not None:
+                self._lock_file.close()
 
     def _commit(self, batch: list[_Submission]) -> None:
         try:
@@ -186,12 +191,13 @@ class AuditWriter:
         if self._lock_path is None:
             yield
             return
-        with open(self._lock_path, "a+b") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        if self._lock_file is None:  # opened once: only this thread takes turns with it
+            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - closed by _run
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
 
 async def _within_timeout(waiter: asyncio.Future[T]) -> T:
