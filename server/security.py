@@ -12,12 +12,14 @@ decision audit into core.authz, and runs the policy syncer, for the server's lif
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from core import authz
 from core.audit.service import EventFields, record_event
@@ -27,7 +29,11 @@ from core.logging import get_logger
 from core.settings import Settings, get_settings
 from iam.accounts.service import get_user
 from iam.keys.service import verification_key
-from iam.oauth2.token_store import guard_revocations, is_access_revoked_for_guard
+from iam.oauth2.token_store import (
+    guard_revocations,
+    is_access_revoked,
+    is_access_revoked_for_guard,
+)
 from iam.oauth2.verification import TokenRejected, verify_access_token
 from iam.oauth2.verified_cache import verified_tokens
 from policies.principals import principal_context, principal_subjects, subject_name
@@ -133,7 +139,43 @@ def authenticate_from_cache(request: Request) -> Principal | None:
         return None
     if not guard_revocations.known_not_revoked(principal.token_id):
         return None
+    if guard_revocations.due_for_refresh(principal.token_id):
+        _refresh_ahead(principal.token_id)
     return principal
+
+
+# jtis whose revocation state is being read again in the background (one read at a time each),
+# and the tasks doing it (kept referenced until done).
+_refreshing: set[str] = set()
+_refresh_tasks: set[asyncio.Task[None]] = set()
+
+
+def _refresh_ahead(jti: str) -> None:
+    """Read ``jti``'s revocation state again on the threadpool while its answer is still fresh;
+    the request goes on meanwhile. Only on an event loop (the hot paths)."""
+    if jti in _refreshing:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _refreshing.add(jti)
+    task = loop.create_task(run_in_threadpool(_refresh_revocation, jti))
+    _refresh_tasks.add(task)
+
+    def done(finished: asyncio.Task[None]) -> None:
+        _refresh_tasks.discard(finished)
+        _refreshing.discard(jti)
+
+    task.add_done_callback(done)
+
+
+def _refresh_revocation(jti: str) -> None:
+    try:
+        with unit_of_work(read_only=True) as db:
+            guard_revocations.refresh(jti, lambda: is_access_revoked(db, jti))
+    except Exception as exc:  # the answer then expires and requests take the full check
+        log.warning("revocation refresh failed", error=type(exc).__name__)
 
 
 def _user_roles(db: Any, subject: str) -> tuple[str, ...] | None:

@@ -239,6 +239,7 @@ def revoke_access_jti(
 
 
 REVOCATION_CACHE_SECONDS = 1.0  # how stale the guard may be about another process's revocation
+REFRESH_AHEAD_FRACTION = 0.25  # an answer this close to its end is read again in the background
 _CACHE_MAX_ENTRIES = 100_000  # bounded memory under a flood of distinct tokens
 
 
@@ -277,6 +278,24 @@ class GuardRevocations:
             return False
         until = self._not_revoked_until.get(jti)
         return until is not None and until > self.clock()
+
+    def due_for_refresh(self, jti: str) -> bool:
+        """A fresh answer in the last quarter of its life: read again now (:meth:`refresh`),
+        so a token in steady use never finds its answer expired and every request in flight
+        verifying it from scratch at once."""
+        until = self._not_revoked_until.get(jti)
+        return until is not None and until - self.clock() < self.ttl * REFRESH_AHEAD_FRACTION
+
+    def refresh(self, jti: str, read_exact: Callable[[], bool]) -> None:
+        """Read ``jti``'s state now: a fresh answer for another ``ttl``, or none when it was
+        revoked (its next request then takes the full check and is refused)."""
+        now = self.clock()  # before the read: the answer is never older than it claims
+        revoked = read_exact()
+        with self._lock:
+            if revoked or jti in self._revoked_here:
+                self._not_revoked_until.pop(jti, None)
+            elif jti in self._not_revoked_until:
+                self._not_revoked_until[jti] = now + self.ttl
 
     def revoked_here(self, jti: str, expires_at: datetime | None) -> None:
         now = self.clock()

@@ -132,3 +132,82 @@ def test_revoked_by_another_process_is_refused_within_the_bound(
     assert authenticate(_guarded(access_token)) is not None  # the documented staleness
     clock.now += REVOCATION_CACHE_SECONDS / 2 + 0.01
     assert authenticate(_guarded(access_token)) is None
+
+
+def test_an_answer_in_steady_use_is_read_again_before_it_expires(clock: FakeClock) -> None:
+    assert guard_revocations.is_revoked("j1", lambda: False) is False  # fresh for the TTL
+    clock.now += REVOCATION_CACHE_SECONDS * 0.5
+    assert not guard_revocations.due_for_refresh("j1")
+    clock.now += REVOCATION_CACHE_SECONDS * 0.3  # in the last quarter of its life
+    assert guard_revocations.due_for_refresh("j1")
+    reads: list[str] = []
+
+    def read_not_revoked() -> bool:
+        reads.append("j1")
+        return False
+
+    guard_revocations.refresh("j1", read_not_revoked)
+    assert reads == ["j1"] and not guard_revocations.due_for_refresh("j1")
+    clock.now += REVOCATION_CACHE_SECONDS * 0.9  # past the first answer, within the new one
+    assert guard_revocations.known_not_revoked("j1")
+    guard_revocations.refresh("j1", lambda: True)  # another process revoked it meanwhile
+    assert not guard_revocations.known_not_revoked("j1")
+    guard_revocations.refresh("j1", lambda: False)  # no answer is made up for a dropped one
+    assert not guard_revocations.known_not_revoked("j1")
+
+
+def test_refresh_ahead_reads_once_at_a_time_off_the_event_loop(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from server import security
+
+    reads: list[tuple[str, bool]] = []
+    release = threading.Event()
+
+    def slow_read(jti: str) -> None:
+        reads.append((jti, threading.current_thread() is threading.main_thread()))
+        release.wait(5)
+
+    monkeypatch.setattr(security, "_refresh_revocation", slow_read)
+
+    async def requests_in_flight() -> None:
+        for _ in range(5):  # five requests while one read is under way
+            security._refresh_ahead("j2")
+        await asyncio.sleep(0.2)
+        release.set()
+        await asyncio.gather(*security._refresh_tasks)
+        security._refresh_ahead("j2")  # the read is over: the next request may start another
+        await asyncio.gather(*security._refresh_tasks)
+
+    security._refresh_ahead("j2")  # no event loop: nothing is started
+    asyncio.run(requests_in_flight())
+    assert reads == [("j2", False), ("j2", False)]
+    assert not security._refreshing and not security._refresh_tasks
+
+
+def test_a_background_read_finds_a_revocation_by_another_process(
+    http: TestClient, db: Session, service: RegisteredApp, access_token: str, clock: FakeClock
+) -> None:
+    from server.security import _refresh_revocation, authenticate_from_cache
+
+    assert authenticate(_guarded(access_token)) is not None  # verified, cached as not revoked
+    assert authenticate_from_cache(_guarded(access_token)) is not None
+    payload = access_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    _refresh_revocation(claims["jti"])  # read again: still not revoked
+    assert authenticate_from_cache(_guarded(access_token)) is not None
+    db.add(
+        RevokedAccessToken(
+            jti=claims["jti"],
+            client_id=service.client_id,
+            expires_at=utcnow() + timedelta(minutes=5),
+            reason="revoked_elsewhere",
+        )
+    )
+    db.commit()
+    _refresh_revocation(claims["jti"])  # the background read sees the other process's row
+    assert authenticate_from_cache(_guarded(access_token)) is None
+    assert authenticate(_guarded(access_token)) is None
