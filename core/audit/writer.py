@@ -203,10 +203,18 @@ class AuditWriter:
 async def _within_timeout(waiter: asyncio.Future[T]) -> T:
     """A stuck writer fails its waiters (503) instead of holding them forever; what it commits
     later is still on record."""
+    # A timer on the loop rather than asyncio.wait_for, which wraps every wait in a task of its
+    # own. Cancelling the request (client gone) cancels ``waiter``; the writer skips it.
+    timer = waiter.get_loop().call_later(DEFAULT_TIMEOUT_SECONDS, _give_up, waiter)
     try:
-        return await asyncio.wait_for(waiter, DEFAULT_TIMEOUT_SECONDS)
-    except TimeoutError as exc:
-        raise DatabaseUnavailable("the audit ledger did not commit in time") from exc
+        return await waiter
+    finally:
+        timer.cancel()
+
+
+def _give_up(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(DatabaseUnavailable("the audit ledger did not commit in time"))
 
 
 def _append_only(event: PreparedEvent) -> AuditedWork[None]:

@@ -164,3 +164,39 @@ def test_a_failed_batch_fails_every_waiting_caller(tmp_path: Path) -> None:
     finally:
         broken.close()
         engine.dispose()
+
+
+def test_an_event_loop_waiter_gives_up_on_a_stuck_writer_and_the_write_still_lands(
+    writer: AuditWriter, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.audit import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "DEFAULT_TIMEOUT_SECONDS", 0.2)
+    release = threading.Event()
+
+    def stuck(session: Session) -> tuple[str, list[object]]:
+        release.wait(10)  # the database is slow: the writer holds this batch
+        return "done", [prepare_event(event_type="test.slow")]
+
+    async def wait_then_release() -> tuple[BaseException | None, str, float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await writer.submit_work_async(stuck)  # type: ignore[arg-type]
+        except DatabaseUnavailable as exc:
+            error: BaseException | None = exc
+        else:
+            error = None
+        waited = loop.time() - started
+        release.set()
+        fast = await writer.submit_work_async(
+            lambda _session: ("fast", [prepare_event(event_type="test.fast")])
+        )
+        return error, fast, waited
+
+    error, fast, waited = asyncio.run(wait_then_release())
+    assert isinstance(error, DatabaseUnavailable) and "in time" in str(error)
+    assert fast == "fast" and 0.19 <= waited < 5  # gave up at the timeout, not after 10 s
+    with sessions() as session:
+        kinds = list(session.scalars(select(AuditEntry.event_type).order_by(AuditEntry.seq)))
+    assert kinds == ["test.slow", "test.fast"]  # committed later all the same, in order
