@@ -12,7 +12,7 @@ import typer
 
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table
 from core.audit import repository
-from core.audit.checkpoints import write_checkpoint_if_due
+from core.audit.checkpoints import sign_due_checkpoints
 from core.audit.verification import verify
 from core.database import unit_of_work
 from core.kms.provider import get_key_provider
@@ -104,7 +104,7 @@ def checkpoint_command(
     settings = get_settings()
     seconds = 0.0 if force else settings.audit_checkpoint_seconds
     with cli_errors(), unit_of_work() as session:
-        written = write_checkpoint_if_due(
+        written = sign_due_checkpoints(
             session, get_key_provider(), settings.audit_checkpoint_every, seconds
         )
         signed = [(cp.seq, cp.hash) for cp in written]

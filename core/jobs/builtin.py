@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from core.audit.checkpoints import write_checkpoint_if_due
+from core.audit.checkpoints import sign_due_checkpoints
 from core.clock import utcnow
 from core.jobs.config import JobsConfig
 from core.jobs.models import JobRun
@@ -28,7 +28,7 @@ from core.settings import get_settings
 def sign_audit_checkpoints(session: Session, args: NoArgs) -> JobResult:
     """Sign the audit checkpoints that are due (PCI DSS 10.3.4: detect ledger tampering)."""
     settings = get_settings()
-    signed = write_checkpoint_if_due(
+    signed = sign_due_checkpoints(
         session,
         get_key_provider(),
         settings.audit_checkpoint_every,
