@@ -109,12 +109,12 @@ def test_appenders_go_on_while_the_entries_are_verified(
 ) -> None:
     """The job verifies in a snapshot: an audited write in the meantime neither waits for it nor
     gets signed by it, and each due checkpoint is signed once, before the lock."""
-    from core.audit import checkpoints
+    from core.audit import checkpoints, verification
 
     signer = _CountingSigner()
     append_events(sessions, 25)
     verifying, appended = threading.Event(), threading.Event()
-    real_verify = checkpoints.verify_segment
+    real_verify = verification.verify_segment
 
     def slow_verify(*args: Any, **kwargs: Any) -> Any:
         verifying.set()
