@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -168,110 +170,204 @@ def _service_figures(label: str, database_url: str | None, quick: bool) -> list[
     ]
 
 
-def _http_figures(kv: WrkResult, transit_batch_rate: float, seconds: int) -> list[Figure]:
-    bearer = os.environ.get("BENCH_BEARER")
-    figures: list[Figure] = []
-    for label, env in (
-        ("SQLite (embedded default)", {}),
-        ("PostgreSQL", {"RAMPART_DATABASE_URL": "__pg__"}),
-    ):
-        try:
-            figures += _http_run(label, env, bearer, kv, transit_batch_rate, seconds)
-        except TimeoutError as exc:
-            figures.append(_blocked(label, kv, f"`rampart serve` did not become ready: {exc}"))
-    return figures
+@dataclass(frozen=True)
+class _Rampart:
+    """A running `rampart serve` under test, or why it could not be benchmarked."""
+
+    label: str
+    url: str = ""
+    lua_env: dict[str, str] = field(default_factory=dict)
+    blocked: str | None = None
 
 
-def _blocked(label: str, kv: WrkResult, reason: str) -> Figure:
-    return Figure(
-        f"vault HTTP tokenize, {label}",
-        0.0,
-        "req/s",
-        anchor="OpenBao KV v2 write (Raft)",
-        anchor_value=kv.requests_per_second,
-        target=">= 1.5x (SQLite) / 1.0x (PostgreSQL), p99 < 10 ms",
-        notes={"blocked": reason},
-    )
-
-
-def _http_run(
-    label: str,
-    env: dict[str, str],
-    bearer: str | None,
-    kv: WrkResult,
-    transit_batch_rate: float,
-    seconds: int,
-) -> list[Figure]:
-    figures: list[Figure] = []
-    with _maybe_pg(env) as server_env, rampart_server(env=server_env, workers=WORKERS) as server:
-        if bearer is None:
-            cli_env = {**server_env, "RAMPART_DATA_DIR": str(server.data_dir)}
-            bearer = service_bearer(server.base_url, cli_env, "bench-vault", (DETOKENIZE_RULE,))
-        status, token = _probe(server.base_url, bearer)
-        deadline = time.monotonic() + 30
-        while status == 403 and time.monotonic() < deadline:  # every worker follows the policy
-            time.sleep(0.5)  # change within its sync interval; the benchmark waits for all
+@contextmanager
+def _rampart(label: str, env: dict[str, str], bearer: str | None) -> Iterator[_Rampart]:
+    started = False
+    try:
+        with _maybe_pg(env) as server_env, rampart_server(server_env, WORKERS) as server:
+            started = True
+            if bearer is None:
+                cli_env = {**server_env, "RAMPART_DATA_DIR": str(server.data_dir)}
+                bearer = service_bearer(server.base_url, cli_env, "bench-vault", (DETOKENIZE_RULE,))
             status, token = _probe(server.base_url, bearer)
-        if status != 201 or bearer is None:
-            reason = (
-                f"no bearer accepted by the zero-trust guard: POST /v1/vault/pan/tokens "
-                f"answers {status}"
+            deadline = time.monotonic() + 30
+            while status == 403 and time.monotonic() < deadline:  # every worker follows the
+                time.sleep(0.5)  # policy change within its sync interval; wait for all
+                status, token = _probe(server.base_url, bearer)
+            if status != 201 or bearer is None:
+                reason = (
+                    f"no bearer accepted by the guard: POST /v1/vault/pan/tokens answers {status}"
+                )
+                yield _Rampart(label, blocked=reason)
+                return
+            lua_env = {"BENCH_BEARER": bearer, "BENCH_BATCH": str(BATCH), "BENCH_PAN_TOKEN": token}
+            yield _Rampart(label, server.base_url, lua_env)
+    except TimeoutError as exc:
+        if started:  # not the start-up's: the measurement's own
+            raise
+        yield _Rampart(label, blocked=f"`rampart serve` did not become ready: {exc}")
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _rounds_note(results: list[WrkResult], per: float = 1.0) -> list[float]:
+    return [round(result.requests_per_second * per, 1) for result in results]
+
+
+def _http_figures(
+    bao_addr: str, bao_env: dict[str, str], seconds: int, rounds: int
+) -> list[Figure]:
+    """OpenBao and both Rampart set-ups up together, measured in interleaved rounds (anchor,
+    SQLite, PostgreSQL, again...): the machine's speed drifts by tens of percent over minutes
+    here, and a ratio should compare runs taken under the same conditions. Each figure is the
+    median over the rounds; the notes keep every round and the per-round ratios."""
+    bearer = os.environ.get("BENCH_BEARER")
+    kv_url = bao_addr + "/v1/secret/data/x"
+    transit_url = bao_addr + "/v1/transit/encrypt/bench"
+    with ExitStack() as stack:
+        targets = [
+            stack.enter_context(_rampart(label, env, bearer))
+            for label, env in (
+                ("SQLite (embedded default)", {}),
+                ("PostgreSQL", {"RAMPART_DATABASE_URL": "__pg__"}),
             )
-            return [_blocked(label, kv, reason)]
-        env_lua = {"BENCH_BEARER": bearer, "BENCH_BATCH": str(BATCH), "BENCH_PAN_TOKEN": token}
-        tokens_url = server.base_url + "/v1/vault/pan/tokens"
-        single = _wrk(tokens_url, "vault_tokenize.lua", env_lua, seconds)
-        figures.append(
+        ]
+        live = [t for t in targets if t.blocked is None]
+        runs: dict[tuple[str, str], list[WrkResult]] = {}
+
+        def measure(
+            key: tuple[str, str], url: str, script: str, env: dict[str, str], c: int
+        ) -> None:
+            runs.setdefault(key, []).append(_wrk(url, script, env, seconds, c))
+
+        for _ in range(rounds):
+            measure(("kv", ""), kv_url, "vault_openbao_kv_write.lua", bao_env, CONNECTIONS)
+            for t in live:
+                tokens = t.url + "/v1/vault/pan/tokens"
+                measure(("tokenize", t.label), tokens, "vault_tokenize.lua", t.lua_env, CONNECTIONS)
+        for _ in range(rounds):
+            kv_script = "vault_openbao_kv_write.lua"
+            measure(("kv calm", ""), kv_url, kv_script, bao_env, LATENCY_CONNECTIONS)
+            for t in live:
+                tokens = t.url + "/v1/vault/pan/tokens"
+                detok = t.url + "/v1/vault/pan/detokenize"
+                measure(("tokenize calm", t.label), tokens, "vault_tokenize.lua", t.lua_env, 4)
+                measure(("detokenize calm", t.label), detok, "vault_detokenize.lua", t.lua_env, 4)
+        measure(("transit", ""), transit_url, "vault_openbao_transit_encrypt.lua", bao_env, 32)
+        for _ in range(rounds):
+            batch_script = "vault_openbao_transit_batch.lua"
+            measure(("transit batch", ""), transit_url, batch_script, bao_env, 4)
+            for t in live:
+                batch_url = t.url + "/v1/vault/pan/tokens/batch"
+                measure(("batch", t.label), batch_url, "vault_tokenize_batch.lua", t.lua_env, 4)
+    return _figures_of(runs, targets)
+
+
+def _figures_of(
+    runs: dict[tuple[str, str], list[WrkResult]], targets: list[_Rampart]
+) -> list[Figure]:
+    kv, kv_calm = runs[("kv", "")], runs[("kv calm", "")]
+    transit, transit_batch = runs[("transit", "")], runs[("transit batch", "")]
+    kv_rate = _median([r.requests_per_second for r in kv])
+    batch_rate = _median([r.requests_per_second * BATCH for r in transit_batch])
+    figures = [
+        Figure(
+            "OpenBao KV v2 write (Raft storage)",
+            kv_rate,
+            "req/s",
+            notes={"rounds": _rounds_note(kv), **_notes(kv[-1])},
+        ),
+        Figure(
+            f"OpenBao KV v2 write latency at {LATENCY_CONNECTIONS} connections",
+            _median([r.p99_ms for r in kv_calm]),
+            "ms p99",
+            notes={"p99_rounds": [r.p99_ms for r in kv_calm], "p50_ms": kv_calm[-1].p50_ms},
+        ),
+        Figure(
+            "OpenBao Transit encrypt",
+            transit[0].requests_per_second,
+            "req/s",
+            notes=_notes(transit[0]),
+        ),
+        Figure(
+            f"OpenBao Transit batch encrypt x{BATCH}",
+            batch_rate,
+            "values/s",
+            notes={"rounds": _rounds_note(transit_batch, BATCH)},
+        ),
+    ]
+    for t in targets:
+        if t.blocked is not None:
+            figures.append(
+                Figure(
+                    f"vault HTTP tokenize, {t.label}",
+                    0.0,
+                    "req/s",
+                    anchor="OpenBao KV v2 write (Raft)",
+                    anchor_value=kv_rate,
+                    target=">= 1.5x (SQLite) / 1.0x (PostgreSQL), p99 < 10 ms",
+                    notes={"blocked": t.blocked},
+                )
+            )
+            continue
+        single = runs[("tokenize", t.label)]
+        calm = runs[("tokenize calm", t.label)]
+        detok = runs[("detokenize calm", t.label)]
+        batch = runs[("batch", t.label)]
+        ratios = [
+            round(mine.requests_per_second / theirs.requests_per_second, 2)
+            for mine, theirs in zip(single, kv, strict=True)
+        ]
+        figures += [
             Figure(
-                f"vault HTTP tokenize, persisted+audited, {label}",
-                single.requests_per_second,
+                f"vault HTTP tokenize, persisted+audited, {t.label}",
+                _median([r.requests_per_second for r in single]),
                 "req/s",
                 anchor="OpenBao KV v2 write (Raft)",
-                anchor_value=kv.requests_per_second,
+                anchor_value=kv_rate,
                 target=">= 1.5x (SQLite) / 1.0x (PostgreSQL)",
-                notes=_notes(single, connections=CONNECTIONS, workers=WORKERS),
-            )
-        )
-        calm = _wrk(tokens_url, "vault_tokenize.lua", env_lua, seconds, LATENCY_CONNECTIONS)
-        figures.append(
+                notes={
+                    "rounds": _rounds_note(single),
+                    "ratio_per_round": ratios,
+                    "connections": CONNECTIONS,
+                    "workers": WORKERS,
+                },
+            ),
             Figure(
-                f"vault HTTP tokenize latency at {LATENCY_CONNECTIONS} connections, {label}",
-                calm.p99_ms,
+                f"vault HTTP tokenize latency at {LATENCY_CONNECTIONS} connections, {t.label}",
+                _median([r.p99_ms for r in calm]),
                 "ms p99",
                 target="p99 < 10 ms",
-                notes=_notes(calm, req_per_s=calm.requests_per_second),
-            )
-        )
-        detokenize_url = server.base_url + "/v1/vault/pan/detokenize"
-        detok = _wrk(detokenize_url, "vault_detokenize.lua", env_lua, seconds, LATENCY_CONNECTIONS)
-        figures.append(
+                notes={
+                    "p99_rounds": [r.p99_ms for r in calm],
+                    "p50_rounds": [r.p50_ms for r in calm],
+                    "req_per_s_rounds": _rounds_note(calm),
+                },
+            ),
             Figure(
                 f"vault HTTP detokenize (audited, purpose) at {LATENCY_CONNECTIONS} connections, "
-                f"{label}",
-                detok.p99_ms,
+                f"{t.label}",
+                _median([r.p99_ms for r in detok]),
                 "ms p99",
                 target="p99 < 5 ms",
-                notes=_notes(detok, req_per_s=detok.requests_per_second),
-            )
-        )
-        batch = _wrk(
-            server.base_url + "/v1/vault/pan/tokens/batch",
-            "vault_tokenize_batch.lua",
-            env_lua,
-            seconds,
-            connections=4,
-        )
-        figures.append(
+                notes={
+                    "p99_rounds": [r.p99_ms for r in detok],
+                    "p50_rounds": [r.p50_ms for r in detok],
+                    "req_per_s_rounds": _rounds_note(detok),
+                },
+            ),
             Figure(
-                f"vault HTTP batch tokenize x{BATCH}, {label}",
-                batch.requests_per_second * BATCH,
+                f"vault HTTP batch tokenize x{BATCH}, {t.label}",
+                _median([r.requests_per_second * BATCH for r in batch]),
                 "values/s",
                 anchor="OpenBao Transit batch encrypt (persists nothing)",
-                anchor_value=transit_batch_rate,
+                anchor_value=batch_rate,
                 target=">= 50k values/s",
-                notes=_notes(batch),
-            )
-        )
+                notes={"rounds": _rounds_note(batch, BATCH)},
+            ),
+        ]
     return figures
 
 
@@ -300,56 +396,20 @@ def _probe(base_url: str, bearer: str | None) -> tuple[int, str]:
 
 
 def run(quick: bool) -> list[Figure]:
-    seconds = 5 if quick else 15
-    figures: list[Figure] = []
+    seconds, rounds = (5, 2) if quick else (10, 3)
     with openbao_raft() as bao:
-        env = {"BENCH_VAULT_TOKEN": bao.token, "BENCH_BATCH": str(BATCH)}
-        kv_url = bao.addr + "/v1/secret/data/x"
-        kv = _wrk(kv_url, "vault_openbao_kv_write.lua", env, seconds)
-        kv_calm = _wrk(kv_url, "vault_openbao_kv_write.lua", env, seconds, LATENCY_CONNECTIONS)
-        transit = _wrk(
-            bao.addr + "/v1/transit/encrypt/bench",
-            "vault_openbao_transit_encrypt.lua",
-            env,
-            seconds,
-        )
-        transit_batch = _wrk(
-            bao.addr + "/v1/transit/encrypt/bench",
-            "vault_openbao_transit_batch.lua",
-            env,
-            seconds,
-            connections=4,
-        )
-    transit_batch_rate = transit_batch.requests_per_second * BATCH
-    figures += [
-        Figure(
-            "OpenBao KV v2 write (Raft storage)", kv.requests_per_second, "req/s", notes=_notes(kv)
-        ),
-        Figure(
-            f"OpenBao KV v2 write latency at {LATENCY_CONNECTIONS} connections",
-            kv_calm.p99_ms,
-            "ms p99",
-            notes=_notes(kv_calm, req_per_s=kv_calm.requests_per_second),
-        ),
-        Figure(
-            "OpenBao Transit encrypt", transit.requests_per_second, "req/s", notes=_notes(transit)
-        ),
-        Figure(
-            f"OpenBao Transit batch encrypt x{BATCH}",
-            transit_batch_rate,
-            "values/s",
-            notes=_notes(transit_batch),
-        ),
-    ]
-    figures += _service_figures("SQLite", None, quick)
+        bao_env = {"BENCH_VAULT_TOKEN": bao.token, "BENCH_BATCH": str(BATCH)}
+        http = _http_figures(bao.addr, bao_env, seconds, rounds)
+    kv_rate = http[0].value
+    transit_batch_rate = http[3].value
+    service = _service_figures("SQLite", None, quick)
     with _postgres_database() as url:
-        figures += _service_figures("PostgreSQL", url, quick)
-    for figure in figures:
+        service += _service_figures("PostgreSQL", url, quick)
+    for figure in service:
         if "batch tokenize" in figure.name:
             figure.anchor = f"OpenBao Transit batch encrypt x{BATCH} (persists nothing)"
             figure.anchor_value = transit_batch_rate
         elif "service tokenize" in figure.name:
             figure.anchor = "OpenBao KV v2 write (Raft)"
-            figure.anchor_value = kv.requests_per_second
-    figures += _http_figures(kv, transit_batch_rate, seconds)
-    return figures
+            figure.anchor_value = kv_rate
+    return http[:4] + service + http[4:]
