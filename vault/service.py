@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -422,13 +423,19 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 _COLUMNS = tuple(column.name for column in VaultToken.__table__.columns)
 
 
-def _bulk_inserted(session: Session, dialect: Dialect, rows: list[dict[str, Any]]) -> bool:
+def _bulk_inserted(
+    session: Session, dialect: Dialect, rows: list[dict[str, Any]], *, savepoint: bool = True
+) -> bool:
     """All rows in one bulk statement under a savepoint, or False with nothing written when a
     token is taken (the caller then inserts row by row, skipping it): COPY on PostgreSQL, a
     DB-API ``executemany`` elsewhere. Either costs a few µs a row; the insert with RETURNING
-    that skips taken tokens costs ~15 µs a row on SQLite and ~130 µs on PostgreSQL."""
+    that skips taken tokens costs ~15 µs a row on SQLite and ~130 µs on PostgreSQL.
+
+    Without ``savepoint`` (a group commit's shared transaction, rolled back whole when this
+    returns False) the two statements of a savepoint are saved, and a False leaves the
+    transaction unusable: the caller must roll it back."""
     if dialect.name == "postgresql":
-        return _copied(session, rows)
+        return _copied(session, rows, savepoint=savepoint)
     statement, processors = _plain_insert(dialect)
     columns = []
     for name, bind in processors:  # column by column: most columns repeat one value
@@ -445,7 +452,8 @@ def _bulk_inserted(session: Session, dialect: Dialect, rows: list[dict[str, Any]
     parameters = list(zip(*columns, strict=True))
     connection = session.connection()
     try:
-        with connection.begin_nested():  # rolled back to here when a token is taken
+        # rolled back to here when a token is taken
+        with connection.begin_nested() if savepoint else nullcontext():
             connection.exec_driver_sql(statement, parameters)
     except IntegrityError:
         return False
@@ -478,17 +486,21 @@ def _plain_insert(dialect: Dialect) -> tuple[str, tuple[tuple[str, Any], ...]]:
 _COPY = f"COPY vault_tokens ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
-def _copied(session: Session, rows: list[dict[str, Any]]) -> bool:
-    """PostgreSQL: all rows through COPY, under a savepoint; False (nothing written) when a
-    token is taken, and the caller inserts row by row skipping it. An insert with RETURNING
-    costs ~130 µs a row through the driver, COPY a few."""
+def _copied(session: Session, rows: list[dict[str, Any]], *, savepoint: bool = True) -> bool:
+    """PostgreSQL: all rows through COPY, under a savepoint unless told otherwise (see
+    :func:`_bulk_inserted`); False when a token is taken. An insert with RETURNING costs
+    ~130 µs a row through the driver, COPY a few."""
     import psycopg  # only with PostgreSQL: the embedded default never loads the driver
 
     connection = session.connection()
     raw = connection.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)  # noqa: S101 - the only PostgreSQL driver
     try:  # the savepoint is rolled back when the COPY fails
-        with connection.begin_nested(), raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+        with (
+            connection.begin_nested() if savepoint else nullcontext(),
+            raw.cursor() as cursor,
+            cursor.copy(_COPY) as copy,
+        ):
             for row in rows:
                 copy.write_row([row[column] for column in _COLUMNS])
     except psycopg.errors.UniqueViolation:
@@ -518,6 +530,10 @@ def _insert_at_batch_end(session: Session, rows: list[dict[str, Any]]) -> set[st
 
 def _insert_batch_rows(session: Session) -> None:
     rows: list[dict[str, Any]] = session.info.pop(_ROWS_AT_BATCH_END, [])
+    if len(rows) > 1:  # no savepoint: a taken token rolls the whole shared batch back anyway
+        if not _bulk_inserted(session, session.get_bind().dialect, rows, savepoint=False):
+            raise BatchRowsCollided(f"a token of {len(rows)} was taken")
+        return
     inserted = _insert_new(session, rows)
     if len(inserted) != len(rows):
         raise BatchRowsCollided(f"{len(rows) - len(inserted)} of {len(rows)} tokens were taken")
