@@ -331,25 +331,8 @@ def _draw_rows(
                 break
             p.attempt += 1
         drawn.add(p.token)
-        key_id, key = keys[p.scope]
-        aad = associated_data(tenant, spec.type.value, p.token)
-        rows.append(
-            {
-                "id": uuid7(),
-                "tenant": tenant,
-                "token": p.token,
-                "token_type": spec.type.value,
-                "token_format": p.fmt.name,
-                "deterministic": deterministic,
-                "single_use": spec.sensitive_authentication,
-                "data_key_id": key_id,
-                "ciphertext": encrypt_value(key, p.value, aad),
-                "fingerprint": p.fingerprint,
-                "subject": p.subject,
-                "created_at": now,
-                "expires_at": p.expires_at,
-            }
-        )
+        row = _token_row(tenant, spec, p, p.token, keys, p.fingerprint, now, deterministic)
+        rows.append(row)
     return rows
 
 
@@ -375,27 +358,46 @@ def _draft_rows(
         while token in drawn:  # a small token space can repeat within one batch
             token = generate_token(spec, p.fmt, p.value, os.urandom(ENTROPY_BYTES))
         drawn.add(token)
-        key_id, key = keys[p.scope]
+        fp = None if fp_key is None else fingerprint(fp_key, type_name, p.value)
         nonce = randomness[start + ENTROPY_BYTES : start + per_value]
-        aad = associated_data(tenant, type_name, token)
         rows.append(
-            {
-                "id": row_id,
-                "tenant": tenant,
-                "token": token,
-                "token_type": type_name,
-                "token_format": p.fmt.name,
-                "deterministic": False,
-                "single_use": spec.sensitive_authentication,
-                "data_key_id": key_id,
-                "ciphertext": encrypt_value(key, p.value, aad, nonce=nonce),
-                "fingerprint": None if fp_key is None else fingerprint(fp_key, type_name, p.value),
-                "subject": p.subject,
-                "created_at": now,
-                "expires_at": p.expires_at,
-            }
+            _token_row(tenant, spec, p, token, keys, fp, now, False, row_id=row_id, nonce=nonce)
         )
     return rows
+
+
+def _token_row(
+    tenant: str,
+    spec: TypeSpec,
+    p: PreparedValue,
+    token: str,
+    keys: dict[str, tuple[UUID, bytes]],
+    fp: bytes | None,
+    now: datetime,
+    deterministic: bool,
+    *,
+    row_id: UUID | None = None,
+    nonce: bytes | None = None,
+) -> dict[str, Any]:
+    """The ``vault_tokens`` row of one value: its value encrypted under its scope's key, bound
+    to the token (a fresh id and nonce unless the caller drew them for a whole batch)."""
+    key_id, key = keys[p.scope]
+    aad = associated_data(tenant, spec.type.value, token)
+    return {
+        "id": row_id or uuid7(),
+        "tenant": tenant,
+        "token": token,
+        "token_type": spec.type.value,
+        "token_format": p.fmt.name,
+        "deterministic": deterministic,
+        "single_use": spec.sensitive_authentication,
+        "data_key_id": key_id,
+        "ciphertext": encrypt_value(key, p.value, aad, nonce=nonce),
+        "fingerprint": fp,
+        "subject": p.subject,
+        "created_at": now,
+        "expires_at": p.expires_at,
+    }
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -120,6 +120,20 @@ def _paused_jobs() -> Select[Any]:
     return select(JobState.job_name).where(JobState.paused.is_(True))
 
 
+def _due_runs(
+    now: datetime, queues: Collection[str], job_names: Collection[str]
+) -> tuple[ColumnElement[bool], ...]:
+    """Queued runs of these queues and jobs whose time has come, their job not paused: what
+    :func:`claim_batch` takes and :func:`has_due_runs` looks for."""
+    return (
+        JobRun.status == "queued",
+        JobRun.run_at <= now,
+        JobRun.queue.in_(list(queues)),
+        JobRun.job_name.in_(list(job_names)),
+        JobRun.job_name.not_in(_paused_jobs()),
+    )
+
+
 def claim_batch(
     session: Session,
     *,
@@ -137,13 +151,7 @@ def claim_batch(
     ids = list(
         session.scalars(
             select(JobRun.id)
-            .where(
-                JobRun.status == "queued",
-                JobRun.run_at <= now,
-                JobRun.queue.in_(list(queues)),
-                JobRun.job_name.in_(list(job_names)),
-                JobRun.job_name.not_in(_paused_jobs()),
-            )
+            .where(*_due_runs(now, queues, job_names))
             .order_by(JobRun.run_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -164,16 +172,8 @@ def has_due_runs(session: Session, *, queues: Collection[str], job_names: Collec
     takes the write lock (on SQLite every write transaction queues behind the others)."""
     if not job_names:
         return False
-    now = utcnow()
     found = session.scalar(
-        select(JobRun.id)
-        .where(
-            JobRun.status == "queued",
-            JobRun.run_at <= now,
-            JobRun.queue.in_(list(queues)),
-            JobRun.job_name.in_(list(job_names)),
-        )
-        .limit(1)
+        select(JobRun.id).where(*_due_runs(utcnow(), queues, job_names)).limit(1)
     )
     return found is not None
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from core.audit.models import AuditEntry
 from core.database import unit_of_work
-from core.jobs import JobsConfig, JobsRuntime, admin, enqueue, schedule, start_embedded
+from core.jobs import JobsConfig, JobsRuntime, admin, enqueue, queue, schedule, start_embedded
 from core.jobs.models import JobState
 from core.jobs.registry import forget_schedule
 from core.settings import Settings, get_settings
@@ -117,6 +117,8 @@ def test_a_paused_job_waits_until_resumed(runtime: JobsRuntime) -> None:
     run_id = _enqueue("tests.echo", {"value": 1})
     with pytest.raises(AssertionError, match="timed out"):
         wait_for(lambda: run_row(run_id).status != "queued", 0.6, "a paused run")
+    with unit_of_work(read_only=True) as session:  # idle polls see nothing to claim
+        assert not queue.has_due_runs(session, queues=["default"], job_names=["tests.echo"])
     with unit_of_work() as session:
         admin.set_paused(session, "tests.echo", False)
     wait_for(lambda: run_row(run_id).status == "succeeded", 10, "the resumed run")

@@ -113,17 +113,8 @@ def test_revoked_by_another_process_is_refused_within_the_bound(
     http: TestClient, db: Session, service: RegisteredApp, access_token: str, clock: FakeClock
 ) -> None:
     assert authenticate(_guarded(access_token)) is not None
-    payload = access_token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    db.add(
-        RevokedAccessToken(
-            jti=claims["jti"],
-            client_id=service.client_id,
-            expires_at=utcnow() + timedelta(minutes=5),
-            reason="revoked_elsewhere",
-        )
-    )
-    db.commit()  # written by "another instance": this process's cache was not told
+    jti = _jti(access_token)
+    _revoke_elsewhere(db, service, jti)
     introspected = http.post(
         "/oauth2/introspect", data={"token": access_token}, auth=basic(service)
     ).json()
@@ -195,19 +186,28 @@ def test_a_background_read_finds_a_revocation_by_another_process(
 
     assert authenticate(_guarded(access_token)) is not None  # verified, cached as not revoked
     assert authenticate_from_cache(_guarded(access_token)) is not None
-    payload = access_token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    _refresh_revocation(claims["jti"])  # read again: still not revoked
+    jti = _jti(access_token)
+    _refresh_revocation(jti)  # read again: still not revoked
     assert authenticate_from_cache(_guarded(access_token)) is not None
+    _revoke_elsewhere(db, service, jti)
+    _refresh_revocation(jti)  # the background read sees the other process's row
+    assert authenticate_from_cache(_guarded(access_token)) is None
+    assert authenticate(_guarded(access_token)) is None
+
+
+def _jti(access_token: str) -> str:
+    payload = access_token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
+
+
+def _revoke_elsewhere(db: Session, service: RegisteredApp, jti: str) -> None:
+    """A revocation committed by another process: this process's caches were not told."""
     db.add(
         RevokedAccessToken(
-            jti=claims["jti"],
+            jti=jti,
             client_id=service.client_id,
             expires_at=utcnow() + timedelta(minutes=5),
             reason="revoked_elsewhere",
         )
     )
     db.commit()
-    _refresh_revocation(claims["jti"])  # the background read sees the other process's row
-    assert authenticate_from_cache(_guarded(access_token)) is None
-    assert authenticate(_guarded(access_token)) is None
