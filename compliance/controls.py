@@ -203,8 +203,8 @@ def load_framework(path: Path) -> Framework:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ControlLibraryInvalid(f"{path}{line}: not valid YAML ({exc})") from None
+        where = f":{mark.line + 1}" if mark else ""
+        raise ControlLibraryInvalid(f"{path}{where}: not valid YAML ({exc})") from None
     try:
         return Framework.model_validate(data)
     except ValidationError as exc:
