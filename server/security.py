@@ -82,10 +82,11 @@ def refused(reason: str) -> Unauthenticated:
     return Unauthenticated(detail, reason=category)
 
 
-def _refuse(request: Request, reason: str) -> None:
+def _refuse(request: Request, reason: str) -> Principal | None:
     """No caller (the authenticator's contract), and why, for the guard's 401 (core.authz)."""
     log.info("access token rejected", reason=reason)
     request.state.authentication_refusal = refused(reason)
+    return None
 
 
 def bearer_token(request: Request) -> str | None:
