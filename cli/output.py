@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from core.errors import RampartError
+from core.settings import InvalidSettings
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -42,11 +43,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def fail_lines(messages: Sequence[str], code: int = 1) -> NoReturn:
+    """One stderr line per problem, non-zero exit."""
+    sys.stderr.write("".join(f"error: {message}\n" for message in messages))
+    raise typer.Exit(code)
+
+
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Turn Rampart's errors into one stderr line and exit code 1 (2 for unavailable services)."""
+    """Turn Rampart's errors into one stderr line and exit code 1 (2 for unavailable services);
+    refused settings into one line per problem."""
     try:
         yield
+    except InvalidSettings as exc:
+        fail_lines(exc.problems)
     except RampartError as exc:
         fail(exc.detail, 2 if exc.status == 503 else 1)
     except OperationalError as exc:

@@ -11,7 +11,8 @@ import typer
 from cli.output import JsonOption, cli_errors, print_json, stderr, stdout
 from core.bootstrap import InitReport, initialize
 from core.database import unit_of_work
-from core.settings import Settings, get_settings
+from core.errors import ValidationFailed
+from core.settings import Settings, get_settings, refuse_insecure_production
 
 
 @dataclass
@@ -37,6 +38,12 @@ def _admin_password(interactive: bool) -> tuple[str, bool]:
             confirmation_prompt=True,
         )
         return password, False
+    if settings.env == "production":
+        # A generated password is printed, and in production output ends up in collected logs.
+        raise ValidationFailed(
+            "RAMPART_ADMIN_PASSWORD is unset: production does not print a generated admin "
+            "password; set it for the first admin (or run `rampart init` on a terminal)"
+        )
     return generate_password(), True
 
 
@@ -88,8 +95,8 @@ def init(
     The admin's password comes from RAMPART_ADMIN_PASSWORD or a prompt; without either (no
     terminal) a strong one is generated and printed once.
     """
-    settings = get_settings()
     with cli_errors():
+        settings = get_settings()
         report = initialize(settings)
         admin = _ensure_identity(settings, admin_email, interactive=not json_output)
     if json_output:
@@ -111,18 +118,24 @@ def serve(
     workers: int = typer.Option(None, help="Worker processes (default: RAMPART_WORKERS, 1)."),
 ) -> None:
     """Serve the control plane; on a fresh data directory, initialize first and print the
-    admin login."""
-    settings = get_settings()
+    admin login. RAMPART_ENV=production refuses insecure settings, one line each."""
+    # The options become the settings of this process and of the server it execs into, so an
+    # issuer derived from them (RAMPART_ISSUER unset) names the port really served.
+    if host:
+        os.environ["RAMPART_HOST"] = host
+    if port:
+        os.environ["RAMPART_PORT"] = str(port)
+    get_settings.cache_clear()
     with cli_errors():
+        settings = get_settings()
+        refuse_insecure_production(settings, serving=True)
         report = initialize(settings)
         admin = _ensure_identity(settings, None, interactive=False)
     if report.created or admin.created:
         _print_report(report, admin)
-    bind_host = host or settings.host
-    bind_port = port or settings.port
-    stderr.print(f"serving on http://{bind_host}:{bind_port} (issuer {settings.issuer})")
+    stderr.print(f"serving on http://{settings.host}:{settings.port} (issuer {settings.issuer})")
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process with the bare server: set-up's imports leave memory with it.
-    argv = [sys.executable, "-m", "server", "--host", bind_host, "--port", str(bind_port)]
+    argv = [sys.executable, "-m", "server", "--host", settings.host, "--port", str(settings.port)]
     os.execv(sys.executable, [*argv, "--workers", str(workers or settings.workers)])  # noqa: S606

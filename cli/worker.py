@@ -14,7 +14,7 @@ from cli.jobs import load_declared_jobs
 from cli.output import cli_errors
 from core.jobs import start_worker
 from core.logging import configure_logging
-from core.settings import get_settings
+from core.settings import get_settings, refuse_insecure_production
 
 
 def worker(
@@ -29,9 +29,11 @@ def worker(
         True, "--scheduler/--no-scheduler", help="Also fire schedule slots (safe on every replica)."
     ),
 ) -> None:
-    """Work jobs until SIGTERM or SIGINT; running jobs get the lease time to finish."""
+    """Work jobs until SIGTERM or SIGINT; running jobs get the lease time to finish.
+    RAMPART_ENV=production refuses insecure settings, one line each."""
     with cli_errors():
         settings = get_settings()
+        refuse_insecure_production(settings, serving=False)
         configure_logging(settings)
         load_declared_jobs()
         runtime = start_worker(

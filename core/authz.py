@@ -136,7 +136,7 @@ def check_access(request: Request, obj: str, act: str) -> Principal:
         raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
     principal = config.authenticator(request)
     if principal is None:
-        raise Unauthenticated("a valid bearer access token is required")
+        raise _refusal(request)
     access = AccessRequest(principal, obj, act, _origin(request))
     decision = config.decider(access)
     if config.recorder is not None:
@@ -144,6 +144,14 @@ def check_access(request: Request, obj: str, act: str) -> Principal:
     if not decision.allowed:
         raise Forbidden(f"{act} on {obj} is not allowed for this caller")
     return principal
+
+
+def _refusal(request: Request) -> Unauthenticated:
+    # The authenticator may have left why it refused a presented token (server.security).
+    refusal = getattr(request.state, "authentication_refusal", None)
+    if isinstance(refusal, Unauthenticated):
+        return refusal
+    return Unauthenticated("a valid bearer access token is required")
 
 
 async def authorize_request(request: Request, obj: str, act: str) -> Principal:

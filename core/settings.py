@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A bind address no client can dial: an issuer derived from it names the loopback instead.
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, not bound
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -32,14 +44,23 @@ class Settings(BaseSettings):
         ),
     )
     issuer: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public base URL of this server; the OIDC issuer exactly.",
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        description=(
+            "Public base URL of this server; the OIDC issuer exactly. Unset: "
+            "`http://RAMPART_HOST:RAMPART_PORT` of the server (127.0.0.1 for a wildcard host "
+            "such as 0.0.0.0), so `serve --port 9000` issues as `http://127.0.0.1:9000`."
+        ),
     )
     env: Literal["development", "production", "test"] = Field(
         default="development",
-        description="Deployment environment; `production` refuses insecure defaults.",
+        description=(
+            "Deployment environment; `production` refuses insecure defaults (SQLite, the local "
+            "key file, a non-https issuer, a generated admin password, an unstated scheduler)."
+        ),
     )
-    log_level: str = Field(default="INFO", description="Root log level (DEBUG, INFO, WARNING...).")
+    log_level: str = Field(
+        default="INFO", description="Root log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
     log_json: bool = Field(
         default=True, description="Write logs as one JSON object per line (false: console format)."
     )
@@ -141,13 +162,17 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="...or after this many seconds with new entries."
     )
 
-    host: str = Field(default="127.0.0.1", description="Address `rampart serve` binds to.")
-    port: int = Field(default=8000, ge=1, le=65535, description="Port `rampart serve` binds to.")
+    host: str = Field(default=DEFAULT_HOST, description="Address `rampart serve` binds to.")
+    port: int = Field(
+        default=DEFAULT_PORT, ge=1, le=65535, description="Port `rampart serve` binds to."
+    )
     workers: int = Field(default=1, ge=1, description="Server worker processes.")
-    scheduler: Literal["embedded", "off"] = Field(
-        default="embedded",
+    scheduler: Literal["embedded", "off"] | None = Field(
+        default=None,
         description=(
-            "`embedded`: scheduler and worker pool run inside `serve`; `off`: external workers."
+            "`embedded`: scheduler and worker pool run inside `serve`; `off`: external workers "
+            "(`rampart worker`). Unset: `embedded`, but production refuses to start until it "
+            "is stated."
         ),
     )
     jobs_engine: Literal["database", "dramatiq"] = Field(
@@ -293,6 +318,23 @@ class Settings(BaseSettings):
         ),
     )
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level; allowed: {', '.join(LOG_LEVELS)}")
+        return level
+
+    @model_validator(mode="after")
+    def _issuer_from_bind_address(self) -> Settings:
+        # An issuer nobody set follows the port the server really listens on; otherwise every
+        # token would name :8000 and every SDK verify() would refuse it as "wrong issuer".
+        if "issuer" not in self.model_fields_set:
+            self.issuer = derived_issuer(self.host, self.port)
+            self.model_fields_set.discard("issuer")  # still not configured: derived
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -304,6 +346,142 @@ class Settings(BaseSettings):
         return self.local_key_file or self.data_dir / "keys.json"
 
 
+def derived_issuer(host: str, port: int) -> str:
+    """The issuer of a server bound to ``host:port`` when none is configured."""
+    name = DEFAULT_HOST if host.strip() in _WILDCARD_HOSTS else host.strip()
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"  # an IPv6 literal in a URL
+    return f"http://{name}:{port}"
+
+
+def issuer_mismatch(settings: Settings) -> str | None:
+    """A warning when RAMPART_ISSUER names this very server (a loopback name or the bind host)
+    on another port than the one it listens on: its tokens would fail every verify() that
+    reaches it there. An issuer on another host is a proxy's public URL and is left alone."""
+    if "issuer" not in settings.model_fields_set:
+        return None
+    try:
+        parts = urlsplit(settings.issuer)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if host not in _LOOPBACK_HOSTS and host != settings.host.strip("[]").lower():
+        return None
+    if port == settings.port:
+        return None
+    return (
+        f"RAMPART_ISSUER={settings.issuer} names port {port} but the server listens on "
+        f"{settings.port}: tokens name that issuer and clients reaching :{settings.port} refuse "
+        f"them; set RAMPART_ISSUER to the URL clients use, or unset it "
+        f"({derived_issuer(settings.host, settings.port)})"
+    )
+
+
+class InvalidSettings(ValueError):
+    """Settings Rampart refuses to run with; ``problems`` holds one line each, naming the
+    ``RAMPART_*`` variable to change (never a secret's value)."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _variable(field: str) -> str:
+    return f"RAMPART_{field.upper()}"
+
+
+def _shown_value(field: str, value: Any) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and "SecretStr" in str(info.annotation):
+        return "(secret, not shown)"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(text[:80] + "..." if len(text) > 80 else text)
+
+
+def _is_list(field: str) -> bool:
+    info = Settings.model_fields.get(field)
+    return info is not None and str(info.annotation).startswith("list[")
+
+
+def _validation_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if not field:  # a model-level check: its message already names the variables
+            problems.append(str(error["msg"]))
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        if _is_list(field):
+            message += ' (a JSON list is expected, e.g. ["email"])'
+        problems.append(f"{_variable(field)}={_shown_value(field, error['input'])}: {message}")
+    return problems
+
+
+_UNPARSED_FIELD = re.compile(r'error parsing value for field "(\w+)"')
+
+
+def _parse_problem(exc: SettingsError) -> str:
+    # pydantic-settings reads list fields as JSON and stops at the first that is not.
+    match = _UNPARSED_FIELD.search(str(exc))
+    if match is None:
+        return f"the settings could not be read: {exc}"
+    field = match.group(1)
+    raw = next((value for key, value in os.environ.items() if key.upper() == _variable(field)), "")
+    return (
+        f"{_variable(field)}={_shown_value(field, raw)}: not valid JSON "
+        '(a JSON list is expected, e.g. ["email"])'
+    )
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment (``values`` take precedence), or InvalidSettings with one
+    line per problem."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise InvalidSettings(_validation_problems(exc)) from None
+    except SettingsError as exc:
+        raise InvalidSettings([_parse_problem(exc)]) from None
+
+
+def production_problems(settings: Settings, *, serving: bool) -> list[str]:
+    """What ``RAMPART_ENV=production`` refuses to run with (``serving``: the API server, which
+    would also host the scheduler), one line each naming the setting to change."""
+    if settings.env != "production":
+        return []
+    problems = []
+    if settings.resolved_database_url.startswith("sqlite"):
+        problems.append(
+            "RAMPART_DATABASE_URL: SQLite is the one-machine default; production needs "
+            "PostgreSQL (postgresql+psycopg://user@host/db)"
+        )
+    if settings.kms == "local":
+        problems.append(
+            "RAMPART_KMS=local keeps the key-encryption key in a file beside the data; "
+            "production needs RAMPART_KMS=vault (OpenBao/Vault Transit)"
+        )
+    if not settings.issuer.startswith("https://"):
+        problems.append(
+            f"RAMPART_ISSUER={settings.issuer}: production needs the public https:// URL "
+            "clients reach (logins and tokens must not travel in clear)"
+        )
+    if serving and settings.scheduler is None:
+        problems.append(
+            "RAMPART_SCHEDULER is unset: say where jobs are scheduled, `embedded` (inside "
+            "this API server) or `off` (in `rampart worker` processes)"
+        )
+    return problems
+
+
+def refuse_insecure_production(settings: Settings, *, serving: bool) -> None:
+    """InvalidSettings when :func:`production_problems` finds any."""
+    problems = production_problems(settings, serving=serving)
+    if problems:
+        raise InvalidSettings(problems)
+
+
 @functools.cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

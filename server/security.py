@@ -25,6 +25,7 @@ from core import authz
 from core.audit.service import EventFields, record_event
 from core.authz import AccessRequest, Decision, Principal
 from core.database import unit_of_work
+from core.errors import Unauthenticated
 from core.logging import get_logger
 from core.settings import Settings, get_settings
 from iam.accounts.service import get_user
@@ -49,6 +50,43 @@ _BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*)\s*", re.IGNORECASE)
 SENSITIVE_ACTIONS = frozenset({"detokenize", "reveal", "rotate", "export", "erase"})
 SENSITIVE_OBJECT_PREFIXES = ("policies", "keys")
 SENSITIVE_OBJECT_READS = frozenset({"read", "list"})
+
+
+# Why a presented token is refused, told to its holder: the checks that read claims run only
+# after the signature verified, so a forger learns "bad signature" (or "malformed", "unknown
+# key") and nothing about what a genuine token would have to say.
+_REFUSALS: dict[str, tuple[str, str]] = {
+    "expired": ("expired", "the access token has expired"),
+    "not yet valid": ("not-yet-valid", "the access token is not valid yet"),
+    "issued in the future": ("not-yet-valid", "the access token is not valid yet"),
+    "wrong audience": ("wrong-audience", "the access token is not addressed to this server"),
+    "wrong issuer": ("wrong-issuer", "the access token was issued by another issuer"),
+    "revoked": ("revoked", "the access token has been revoked"),
+    "unknown or disabled user": ("revoked", "the access token's user is no longer active"),
+    "bad signature": ("bad-signature", "the access token's signature does not verify"),
+    "algorithm not allowed": ("bad-signature", "the access token's signature does not verify"),
+    "algorithm does not match the key": (
+        "bad-signature",
+        "the access token's signature does not verify",
+    ),
+    "unknown kid": ("unknown-key", "the access token is signed by a key this server lacks"),
+}
+_MALFORMED = ("malformed", "the bearer value is not an access token of this server")
+
+
+def refused(reason: str) -> Unauthenticated:
+    """The 401 for a presented token refused for ``reason`` (a TokenRejected reason): a short
+    category in the problem's ``reason`` member and a sentence in ``detail``, never any of the
+    token's content."""
+    category, detail = _REFUSALS.get(reason, _MALFORMED)
+    return Unauthenticated(detail, reason=category)
+
+
+def _refuse(request: Request, reason: str) -> Principal | None:
+    """No caller (the authenticator's contract), and why, for the guard's 401 (core.authz)."""
+    log.info("access token rejected", reason=reason)
+    request.state.authentication_refusal = refused(reason)
+    return None
 
 
 def bearer_token(request: Request) -> str | None:
@@ -94,7 +132,8 @@ def principal_from_claims(claims: dict[str, Any], roles: tuple[str, ...]) -> Pri
 
 
 def authenticate(request: Request) -> Principal | None:
-    """The caller of a verified, unrevoked access token for this issuer; None otherwise."""
+    """The caller of a verified, unrevoked access token for this issuer; None otherwise (for a
+    presented token, with the reason left for the guard's 401: :func:`_refuse`)."""
     token = bearer_token(request)
     if token is None:
         return None
@@ -108,19 +147,16 @@ def authenticate(request: Request) -> Principal | None:
                 audience=settings.issuer,
             )
         except TokenRejected as exc:
-            log.info("access token rejected", reason=exc.reason)
-            return None
+            return _refuse(request, exc.reason)
         claims = verified.claims
         if is_access_revoked_for_guard(db, verified.jti):
-            log.info("access token rejected", reason="revoked")
-            return None
+            return _refuse(request, "revoked")
         roles = _roles_claim(claims)
         is_user = claims["sub"] != claims.get("client_id") or "auth_time" in claims
         if roles is None and is_user:
             roles = _user_roles(db, str(claims["sub"]))
             if roles is None:
-                log.info("access token rejected", reason="unknown or disabled user")
-                return None
+                return _refuse(request, "unknown or disabled user")
             principal = principal_from_claims(claims, roles)
         else:  # everything about the caller is in the signed token: memory may answer next time
             principal = principal_from_claims(claims, roles or ())

@@ -143,10 +143,10 @@ class TokenVerifier:
         if nbf is not None and (not isinstance(nbf, int | float) or nbf - self.skew > now):
             raise TokenInvalid("not yet valid")
         if claims.get("iss") != self.issuer:
-            raise TokenInvalid("wrong issuer")
+            raise TokenInvalid("wrong issuer", expected=self.issuer, actual=claims.get("iss"))
         aud = claims.get("aud")
         if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
-            raise TokenInvalid("wrong audience")
+            raise TokenInvalid("wrong audience", expected=self.audience, actual=aud)
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise TokenInvalid("missing sub")
 

@@ -128,3 +128,26 @@ def test_serve_initializes_an_empty_directory_then_reuses_it(tmp_path: Path) -> 
     second_output = _stop(process)
     assert "created" not in second_output
     assert key_file.read_bytes() == key_bytes, "a second start must reuse the existing keys"
+
+
+@pytest.mark.slow
+def test_serve_issues_for_the_port_it_listens_on_and_warns_of_a_stale_issuer(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path)
+    process, port = _serve_until_ready(tmp_path, env)
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=5
+    ) as response:
+        discovery = json.loads(response.read())
+    _stop(process)
+    assert discovery["issuer"] == f"http://127.0.0.1:{port}"  # RAMPART_ISSUER unset: derived
+
+    stale = _env(tmp_path, RAMPART_ISSUER="http://127.0.0.1:8000")
+    process, port = _serve_until_ready(tmp_path, stale)
+    os.killpg(process.pid, signal.SIGTERM)
+    _, errors = process.communicate(timeout=30)
+    assert (
+        f"warning: RAMPART_ISSUER=http://127.0.0.1:8000 names port 8000 but the server listens "
+        f"on {port}: " in errors
+    ), errors

@@ -53,6 +53,28 @@ def test_each_claim_and_header_check_refuses(
     assert refused.value.reason == reason
 
 
+def test_a_wrong_issuer_or_audience_names_the_expected_and_the_actual_value(
+    server: JwksServer,
+) -> None:
+    # The usual mistake: the server moved to another port, the verifier still expects :8000.
+    verifier = _verifier(server)
+    with pytest.raises(TokenInvalid) as wrong_issuer:
+        verifier.verify(server.sign(iss="http://127.0.0.1:9000"))
+    assert (
+        str(wrong_issuer.value) == f"wrong issuer: expected {ISSUER!r}, got 'http://127.0.0.1:9000'"
+    )
+    assert (wrong_issuer.value.expected, wrong_issuer.value.actual) == (
+        ISSUER,
+        "http://127.0.0.1:9000",
+    )
+    with pytest.raises(TokenInvalid) as wrong_audience:
+        verifier.verify(server.sign(aud=["https://a.test", "https://b.test"]))
+    assert str(wrong_audience.value) == (
+        f"wrong audience: expected {AUDIENCE!r}, got ['https://a.test', 'https://b.test']"
+    )
+    assert wrong_audience.value.reason == "wrong audience"
+
+
 def test_clock_skew_is_tolerated_up_to_its_bound(server: JwksServer) -> None:
     verifier = _verifier(server, clock_skew_seconds=30)
     assert verifier.verify(server.sign(exp=int(time.time()) - 10)).subject
