@@ -25,7 +25,14 @@ from core.errors import RampartError
 from core.http import DbSession
 from vault import access, lifecycle, service
 from vault.exceptions import BatchTooLarge, CandidateBudgetExceeded
-from vault.oracles import SCOPE_HEADER, CallerView, alert_event, own_scope, shared_scope
+from vault.oracles import (
+    SCOPE_HEADER,
+    SCOPE_NAME,
+    CallerView,
+    alert_event,
+    own_scope,
+    shared_scope,
+)
 from vault.records import TokenizeRequest, TokenRecord
 from vault.schemas import (
     DeletedBatchOut,
@@ -98,6 +105,22 @@ def _problem(error: RampartError) -> JSONResponse:
     return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+# The optional header, documented in the OpenAPI document of the routes that read it.
+SCOPE_PARAMETER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": SCOPE_HEADER,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": SCOPE_NAME.pattern},
+            "description": "Compute fingerprints and deterministic tokens in this shared "
+            "comparison scope (needs `join` on `vault:<type>/scopes/<name>`); default: the "
+            "caller's own scope.",
+        }
+    ]
+}
+
+
 def caller_view(request: Request, caller: Principal, kind: str) -> CallerView:
     """The caller's comparison scope (its own, or the shared one it names in
     ``Rampart-Vault-Scope`` and may ``join``) and whether it may see fingerprints
@@ -142,7 +165,7 @@ def _add_type_routes(token_type: TokenType) -> None:
     Tokenizer = Annotated[Principal, authorize(f"vault:{kind}", "tokenize")]
     Detokenizer = Annotated[Principal, authorize(f"vault:{kind}", "detokenize")]
     errors: dict[int | str, dict[str, Any]] = {
-        status: {"description": "problem+json"} for status in (404, 410, 413, 422, 503)
+        status: {"description": "problem+json"} for status in (404, 410, 413, 422, 429, 503)
     }
 
     @router.post(
@@ -151,6 +174,7 @@ def _add_type_routes(token_type: TokenType) -> None:
         response_model=TokenOut,
         responses=errors,
         operation_id=f"tokenize_{kind}",
+        openapi_extra=SCOPE_PARAMETER,
         summary=f"Tokenize one {kind} value",
     )
     def tokenize_one(
@@ -175,6 +199,7 @@ def _add_type_routes(token_type: TokenType) -> None:
         response_model=TokenBatchOut,
         responses=errors,
         operation_id=f"tokenize_{kind}_batch",
+        openapi_extra=SCOPE_PARAMETER,
         summary=f"Tokenize up to 1000 {kind} values",
     )
     def tokenize_many(
@@ -268,6 +293,7 @@ def _add_token_use_routes(
         responses=errors,
         operation_id=f"{act}_{kind}",
         summary=summary,
+        openapi_extra=SCOPE_PARAMETER if token_use.viewed else None,
     )
     def one(body: TokenIn, request: Request, session: DbSession, caller: Caller) -> Any:
         outcomes = _use(request, session, caller, [body.token])
@@ -281,6 +307,7 @@ def _add_token_use_routes(
         response_model=token_use.batch_out,
         responses=errors,
         operation_id=f"{act}_{kind}_batch",
+        openapi_extra=SCOPE_PARAMETER if token_use.viewed else None,
         summary=f"{summary}: up to 1000 tokens",
     )
     def many(body: TokensIn, request: Request, session: DbSession, caller: Caller) -> Any:

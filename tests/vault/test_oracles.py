@@ -254,3 +254,15 @@ def test_email_guesses_in_a_shared_scope_are_limited_and_alerted(
         details = json.loads(alert.details)
         assert alert.actor == "orders" and details["requested"] == 50
         assert details["type"] == "email" and details["scope"] == "shared:customers"
+
+
+def test_the_scope_header_is_documented_where_it_is_read(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    for path in (
+        "/v1/vault/email/tokens",
+        "/v1/vault/email/tokens/batch",
+        "/v1/vault/pan/metadata",
+    ):
+        names = [parameter["name"] for parameter in paths[path]["post"].get("parameters", [])]
+        assert "Rampart-Vault-Scope" in names
+    assert "parameters" not in paths["/v1/vault/pan/reveal"]["post"]
