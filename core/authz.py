@@ -154,6 +154,16 @@ def _refusal(request: Request) -> Unauthenticated:
     return Unauthenticated("a valid bearer access token is required")
 
 
+def permits(request: Request, principal: Principal, obj: str, act: str) -> bool:
+    """Whether an authenticated caller may also ``act`` on ``obj``: for a part of an answer only
+    some callers may see (the vault's fingerprints), never to let a request through. Nothing is
+    recorded (the request's own guard did); unconfigured means no (fail closed)."""
+    decider = _configured.decider
+    if decider is None:
+        return False
+    return decider(AccessRequest(principal, obj, act, _origin(request))).allowed
+
+
 async def authorize_request(request: Request, obj: str, act: str) -> Principal:
     """:func:`check_access` in the threadpool; the verified caller becomes the acting context
     of the request (set here, on the request's own context, so the endpoint and every audit

@@ -318,6 +318,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Vault: no comparison oracles (docs/vault.md, "Comparison scopes and budgets").
+    vault_candidate_budget: int = Field(
+        default=10000,
+        ge=1,
+        description=(
+            "Comparable vault answers (fingerprints shown, new deterministic tokens) one caller "
+            "may get per window; past it: 429 and a `vault.candidate_budget_exceeded` alert."
+        ),
+    )
+    vault_candidate_window_seconds: int = Field(
+        default=3600, ge=60, description="Window of `RAMPART_VAULT_CANDIDATE_BUDGET`, in seconds."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:

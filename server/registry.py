@@ -43,6 +43,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "iam.pages.endpoints",
     "vault.endpoints",
     "vault.proxy.endpoints",
+    "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
     "policies.endpoints",
 )
 

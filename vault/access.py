@@ -27,6 +27,7 @@ from vault.exceptions import (
 )
 from vault.formats import check_token_shape
 from vault.ids import audit_reason, public_id
+from vault.oracles import CallerView, charge, trusted_view
 from vault.records import MAX_BATCH_ITEMS, Deleted, Detokenized, Revealed, TokenRecord
 from vault.repository import TokenRow
 from vault.types import TypeSpec, mask, parse_type
@@ -113,10 +114,22 @@ def reveal_batch(
 
 
 def metadata_batch(
-    session: Session, *, tenant: str, token_type: str, tokens: Sequence[str]
+    session: Session,
+    *,
+    tenant: str,
+    token_type: str,
+    tokens: Sequence[str],
+    view: CallerView | None = None,
 ) -> list[TokenRecord | RampartError]:
+    """What is known of each token but its value. Its fingerprint only to a caller that may see
+    fingerprints and shares the token's comparison scope (vault.oracles); each shown counts
+    against the caller's budget (429 past it, nothing answered)."""
+    view = view or trusted_view(None)
     _spec, found = _lookup(session, tenant, token_type, tokens)
-    return [_map_row(row, _metadata) for row in found]
+    records = [_map_row(row, lambda r: _metadata(r, view)) for row in found]
+    shown = sum(1 for r in records if isinstance(r, TokenRecord) and r.fingerprint is not None)
+    charge(session, tenant, view, shown, utcnow())
+    return records
 
 
 def delete_batch(
@@ -139,7 +152,8 @@ def _map_row(row: Found, convert: Callable[[TokenRow], T]) -> T | RampartError:
     return row if isinstance(row, RampartError) else convert(row)
 
 
-def _metadata(row: TokenRow) -> TokenRecord:
+def _metadata(row: TokenRow, view: CallerView) -> TokenRecord:
+    shown = view.show_fingerprints and row.fingerprint_scope == view.scope
     return TokenRecord(
         id=row.id,
         token=row.token,
@@ -147,7 +161,7 @@ def _metadata(row: TokenRow) -> TokenRecord:
         token_format=row.token_format,
         deterministic=row.deterministic,
         single_use=row.single_use,
-        fingerprint=row.fingerprint,
+        fingerprint=row.fingerprint if shown else None,
         subject=row.subject,
         created_at=row.created_at,
         expires_at=row.expires_at,

@@ -18,6 +18,7 @@ from core.kms.service import on_data_key_destroyed
 CIPHERTEXT_VERSION = b"\x01"
 NONCE_BYTES = 12
 _AAD_LABEL = b"rampart.vault.v1"
+_FP_LABEL = b"rampart.vault.fingerprint.v2"  # v1 had no scope
 # Cipher and MAC objects kept per data key: a batch uses one or a few keys, and building them
 # per value cost more than the encryption. They hold key material, so the bound is small (the
 # KMS cache bounds how many keys are resident; this adds at most this many more).
@@ -54,9 +55,14 @@ def decrypt_value(key: bytes, blob: bytes, aad: bytes) -> str:
         raise CiphertextTampered("stored value does not authenticate for this token") from None
 
 
-def fingerprint(key: bytes, token_type: str, value: str) -> bytes:
-    """HMAC-SHA256 of the normalized value, per tenant key and type (PCI DSS 3.5.1.1)."""
-    return _hmac_sha256(key, token_type.encode() + b"\x00" + value.encode())
+def fingerprint(key: bytes, token_type: str, value: str, scope: str) -> bytes:
+    """HMAC-SHA256 of the normalized value, per tenant key, type and comparison scope (PCI DSS
+    3.5.1.1; vault.oracles): the same value has unrelated fingerprints in two scopes, so one
+    caller's cannot be matched against another's."""
+    return _hmac_sha256(
+        key,
+        b"\x00".join((_FP_LABEL, token_type.encode(), scope.encode())) + b"\x00" + value.encode(),
+    )
 
 
 def deterministic_entropy(key: bytes, token_type: str, fmt: str, attempt: int, fp: bytes) -> bytes:

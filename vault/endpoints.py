@@ -18,12 +18,21 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from core.authz import Principal, authorize
+from core.audit.service import record_event
+from core.authz import Principal, authorize, check_access, permits
 from core.clock import utcnow
 from core.errors import RampartError
 from core.http import DbSession
 from vault import access, lifecycle, service
-from vault.exceptions import BatchTooLarge
+from vault.exceptions import BatchTooLarge, CandidateBudgetExceeded
+from vault.oracles import (
+    SCOPE_HEADER,
+    SCOPE_NAME,
+    CallerView,
+    alert_event,
+    own_scope,
+    shared_scope,
+)
 from vault.records import TokenizeRequest, TokenRecord
 from vault.schemas import (
     DeletedBatchOut,
@@ -96,6 +105,52 @@ def _problem(error: RampartError) -> JSONResponse:
     return JSONResponse(error.to_problem(), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+# The optional header, documented in the OpenAPI document of the routes that read it.
+SCOPE_PARAMETER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": SCOPE_HEADER,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": SCOPE_NAME.pattern},
+            "description": "Compute fingerprints and deterministic tokens in this shared "
+            "comparison scope (needs `join` on `vault:<type>/scopes/<name>`); default: the "
+            "caller's own scope.",
+        }
+    ]
+}
+
+
+def caller_view(request: Request, caller: Principal, kind: str) -> CallerView:
+    """The caller's comparison scope (its own, or the shared one it names in
+    ``Rampart-Vault-Scope`` and may ``join``) and whether it may see fingerprints
+    (vault.oracles)."""
+    name = request.headers.get(SCOPE_HEADER)
+    if name is None:
+        scope = own_scope(caller.name)
+    else:
+        scope = shared_scope(name)
+        check_access(request, f"vault:{kind}/scopes/{name}", "join")  # 403, audited, if not
+    shows = permits(request, caller, f"vault:{kind}", "fingerprint")
+    return CallerView(scope, show_fingerprints=shows, budget_owner=caller.name)
+
+
+def over_budget(
+    session: Session,
+    error: CandidateBudgetExceeded,
+    view: CallerView,
+    kind: str,
+    operation: str,
+    caller: Principal,
+) -> JSONResponse:
+    """429 for a run of candidates past the caller's budget; its alert commits (nothing else of
+    the request was stored)."""
+    record_event(session, **alert_event(error, view, kind, operation, caller.subject))
+    response = _problem(error)
+    response.headers["Retry-After"] = str(error.extensions["retry_after_seconds"])
+    return response
+
+
 def _items(outcomes: list[Any], convert: Callable[[Any], Any], item: type[Any]) -> list[Any]:
     return [
         item(index=i, error=problem_of(o))
@@ -110,7 +165,7 @@ def _add_type_routes(token_type: TokenType) -> None:
     Tokenizer = Annotated[Principal, authorize(f"vault:{kind}", "tokenize")]
     Detokenizer = Annotated[Principal, authorize(f"vault:{kind}", "detokenize")]
     errors: dict[int | str, dict[str, Any]] = {
-        status: {"description": "problem+json"} for status in (404, 410, 413, 422, 503)
+        status: {"description": "problem+json"} for status in (404, 410, 413, 422, 429, 503)
     }
 
     @router.post(
@@ -119,16 +174,24 @@ def _add_type_routes(token_type: TokenType) -> None:
         response_model=TokenOut,
         responses=errors,
         operation_id=f"tokenize_{kind}",
+        openapi_extra=SCOPE_PARAMETER,
         summary=f"Tokenize one {kind} value",
     )
-    def tokenize_one(body: TokenizeIn, session: DbSession, caller: Tokenizer) -> Any:
-        outcomes = service.tokenize_batch(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            items=[tokenize_request(body)],
-            actor=caller.subject,
-        )
+    def tokenize_one(
+        body: TokenizeIn, request: Request, session: DbSession, caller: Tokenizer
+    ) -> Any:
+        view = caller_view(request, caller, kind)
+        try:
+            outcomes = service.tokenize_batch(
+                session,
+                tenant=caller.tenant,
+                token_type=kind,
+                items=[tokenize_request(body)],
+                actor=caller.subject,
+                view=view,
+            )
+        except CandidateBudgetExceeded as exc:
+            return over_budget(session, exc, view, kind, "tokenize", caller)
         return tokenized_response(outcomes)
 
     @router.post(
@@ -136,16 +199,24 @@ def _add_type_routes(token_type: TokenType) -> None:
         response_model=TokenBatchOut,
         responses=errors,
         operation_id=f"tokenize_{kind}_batch",
+        openapi_extra=SCOPE_PARAMETER,
         summary=f"Tokenize up to 1000 {kind} values",
     )
-    def tokenize_many(body: TokenizeBatchIn, session: DbSession, caller: Tokenizer) -> Any:
-        outcomes = service.tokenize_batch(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            items=[tokenize_request(item) for item in body.items],
-            actor=caller.subject,
-        )
+    def tokenize_many(
+        body: TokenizeBatchIn, request: Request, session: DbSession, caller: Tokenizer
+    ) -> Any:
+        view = caller_view(request, caller, kind)
+        try:
+            outcomes = service.tokenize_batch(
+                session,
+                tenant=caller.tenant,
+                token_type=kind,
+                items=[tokenize_request(item) for item in body.items],
+                actor=caller.subject,
+                view=view,
+            )
+        except CandidateBudgetExceeded as exc:
+            return over_budget(session, exc, view, kind, "tokenize", caller)
         return tokenized_batch_response(outcomes)
 
     @router.post(
@@ -189,7 +260,8 @@ def _add_type_routes(token_type: TokenType) -> None:
 
 
 def _metadata_batch(session: Session, *, actor: str | None, **kwargs: Any) -> list[Any]:
-    return access.metadata_batch(session, **kwargs)  # reading metadata is not audited
+    return access.metadata_batch(session, **kwargs)  # reading metadata is not audited (but a
+    # run of fingerprint reads past the budget is: see over_budget)
 
 
 @dataclass(frozen=True)
@@ -203,6 +275,7 @@ class _TokenUse:
     item: type[Any]
     batch_out: type[Any]
     summary: str
+    viewed: bool = False  # answers depend on the caller's comparison view (vault.oracles)
 
 
 def _add_token_use_routes(
@@ -220,15 +293,13 @@ def _add_token_use_routes(
         responses=errors,
         operation_id=f"{act}_{kind}",
         summary=summary,
+        openapi_extra=SCOPE_PARAMETER if token_use.viewed else None,
     )
-    def one(body: TokenIn, session: DbSession, caller: Caller) -> Any:
-        (outcome,) = use(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            tokens=[body.token],
-            actor=caller.subject,
-        )
+    def one(body: TokenIn, request: Request, session: DbSession, caller: Caller) -> Any:
+        outcomes = _use(request, session, caller, [body.token])
+        if isinstance(outcomes, Response):
+            return outcomes
+        (outcome,) = outcomes
         return _problem(outcome) if isinstance(outcome, RampartError) else convert(outcome)
 
     @router.post(
@@ -236,13 +307,34 @@ def _add_token_use_routes(
         response_model=token_use.batch_out,
         responses=errors,
         operation_id=f"{act}_{kind}_batch",
+        openapi_extra=SCOPE_PARAMETER if token_use.viewed else None,
         summary=f"{summary}: up to 1000 tokens",
     )
-    def many(body: TokensIn, session: DbSession, caller: Caller) -> Any:
-        outcomes = use(
-            session, tenant=caller.tenant, token_type=kind, tokens=body.tokens, actor=caller.subject
-        )
+    def many(body: TokensIn, request: Request, session: DbSession, caller: Caller) -> Any:
+        outcomes = _use(request, session, caller, body.tokens)
+        if isinstance(outcomes, Response):
+            return outcomes
         return token_use.batch_out(items=_items(outcomes, convert, token_use.item))
+
+    def _use(
+        request: Request, session: Session, caller: Principal, tokens: list[str]
+    ) -> list[Any] | Response:
+        if not token_use.viewed:
+            return use(
+                session, tenant=caller.tenant, token_type=kind, tokens=tokens, actor=caller.subject
+            )
+        view = caller_view(request, caller, kind)
+        try:
+            return use(
+                session,
+                tenant=caller.tenant,
+                token_type=kind,
+                tokens=tokens,
+                actor=caller.subject,
+                view=view,
+            )
+        except CandidateBudgetExceeded as exc:
+            return over_budget(session, exc, view, kind, act, caller)
 
 
 def tokenize_request(body: TokenizeIn) -> TokenizeRequest:
@@ -302,6 +394,7 @@ _TOKEN_USES = (
         TokenItem,
         TokenBatchOut,
         "What is known about a {kind} token, without its value",
+        viewed=True,
     ),
     _TokenUse(
         "delete",

@@ -18,6 +18,8 @@ Gone                              410
 BatchTooLarge                     413  over the item or byte limit: refused whole
 RevealNotAllowed                  422  the type has no masked form (SAD)
 TokenSpaceExhausted               409  collisions kept happening: retry later or widen format
+ScopeInvalid                      422  a comparison scope name that is not one
+CandidateBudgetExceeded           429  too many comparable answers in the window (no oracles)
 """
 
 from __future__ import annotations
@@ -87,3 +89,11 @@ class RevealNotAllowed(ValidationFailed):
 
 class TokenSpaceExhausted(Conflict):
     slug, title = "vault-token-space-exhausted", "Could not find a free token"
+
+
+class ScopeInvalid(ValidationFailed):
+    slug, title = "vault-scope-invalid", "Comparison scope name invalid"
+
+
+class CandidateBudgetExceeded(RampartError):
+    status, slug, title = 429, "vault-candidate-budget-exceeded", "Comparison budget exceeded"

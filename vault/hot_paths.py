@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from core.audit.service import EventFields, PreparedEvent, prepare_event
 from core.audit.writer import get_audit_writer
-from core.authz import Grant, Principal, grant_for_hot_path
+from core.authz import Grant, Principal, grant_for_hot_path, permits
 from core.errors import RampartError
 from core.http import FastHandler, FastPath
 from vault import access, service
@@ -32,6 +32,7 @@ from vault.endpoints import (
     tokenized_batch_response,
     tokenized_response,
 )
+from vault.oracles import SCOPE_HEADER, CallerView, own_scope
 from vault.records import MAX_BATCH_ITEMS, TokenizeRequest
 from vault.schemas import DetokenizeBatchIn, DetokenizeIn, TokenizeBatchIn, TokenizeIn
 from vault.types import TYPES
@@ -75,24 +76,35 @@ async def _commit(
 
 
 def _draft(
-    kind: str, requests: list[TokenizeRequest], caller: Principal
+    kind: str, requests: list[TokenizeRequest], caller: Principal, view: CallerView
 ) -> service.DraftedBatch | service.PreparedBatch:
     """Validate, and draw and encrypt when keys are in memory (the common case): the group
     commit's transaction then only inserts."""
     prepared = service.prepare_batch(kind, requests)
-    return service.draft_batch(caller.tenant, prepared, caller.subject) or prepared
+    return service.draft_batch(caller.tenant, prepared, caller.subject, view) or prepared
 
 
 def _storing(
-    draft: service.DraftedBatch | service.PreparedBatch, caller: Principal
+    draft: service.DraftedBatch | service.PreparedBatch, caller: Principal, view: CallerView
 ) -> Callable[[Session], tuple[list[service.Outcome], EventFields | PreparedEvent]]:
     if isinstance(draft, service.DraftedBatch):
         drafted = draft
         return lambda session: service.store_drafted(
-            session, caller.tenant, drafted, caller.subject
+            session, caller.tenant, drafted, caller.subject, view
         )
     prepared = draft
-    return lambda session: service.store_audited(session, caller.tenant, prepared, caller.subject)
+    return lambda session: service.store_audited(
+        session, caller.tenant, prepared, caller.subject, view
+    )
+
+
+def _uncomparable_view(request: Request, caller: Principal, obj: str) -> CallerView | None:
+    """The caller's view when its answers hold nothing comparable (no fingerprint, random
+    tokens, its own scope): the hot path's case. None: the route answers, as it alone charges
+    comparison budgets and checks shared scopes (vault.oracles)."""
+    if permits(request, caller, obj, "fingerprint"):
+        return None
+    return CallerView(own_scope(caller.name), show_fingerprints=False, budget_owner=caller.name)
 
 
 def _tokenize(kind: str, model: type[TokenizeIn] | type[TokenizeBatchIn]) -> FastHandler:
@@ -101,7 +113,7 @@ def _tokenize(kind: str, model: type[TokenizeIn] | type[TokenizeBatchIn]) -> Fas
 
     async def handler(request: Request, body: bytes) -> Response | None:
         parsed = _parse(request, body, model)
-        if parsed is None:
+        if parsed is None or SCOPE_HEADER in request.headers or service.is_deterministic_type(kind):
             return None
         grant = await grant_for_hot_path(request, obj, "tokenize")
         if grant is None:
@@ -111,14 +123,17 @@ def _tokenize(kind: str, model: type[TokenizeIn] | type[TokenizeBatchIn]) -> Fas
             return None
         requests = [tokenize_request(item) for item in items]
         caller = grant.principal
+        view = _uncomparable_view(request, caller, obj)
+        if view is None:
+            return None
         try:
             if len(requests) < BATCH_IN_THREADPOOL:
-                draft = _draft(kind, requests, caller)
+                draft = _draft(kind, requests, caller, view)
             else:
-                draft = await run_in_threadpool(_draft, kind, requests, caller)
+                draft = await run_in_threadpool(_draft, kind, requests, caller, view)
         except RampartError:
             return None
-        outcomes = await _commit(grant, _storing(draft, caller))
+        outcomes = await _commit(grant, _storing(draft, caller, view))
         return tokenized_response(outcomes) if single else tokenized_batch_response(outcomes)
 
     return handler

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     UniqueConstraint,
@@ -44,6 +45,9 @@ class VaultToken(Base):
     data_key_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("data_keys.id"), nullable=False)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # The comparison scope the fingerprint (and a deterministic token) was computed in
+    # (vault.oracles): shown only to a caller of that scope. NULL: before scopes, never shown.
+    fingerprint_scope: Mapped[str | None] = mapped_column(String(250), nullable=True)
     subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -64,6 +68,18 @@ class VaultKey(Base):
     scope: Mapped[str] = mapped_column(String(250), nullable=False)
     data_key_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("data_keys.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class VaultCandidateBudget(Base):
+    """How many comparable answers (fingerprints shown, new deterministic tokens) a caller got
+    in its current window (vault.oracles). In the database, so every replica counts alike."""
+
+    __tablename__ = "vault_candidate_budgets"
+
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(250), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class VaultProxyRoute(Base):

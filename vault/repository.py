@@ -23,6 +23,7 @@ _LOOKUP_COLUMNS = (
     VaultToken.data_key_id,
     VaultToken.ciphertext,
     VaultToken.fingerprint,
+    VaultToken.fingerprint_scope,
     VaultToken.subject,
     VaultToken.created_at,
     VaultToken.expires_at,
@@ -64,9 +65,10 @@ def find_by_tokens(session: Session, tenant: str, tokens: Sequence[str]) -> dict
 
 
 def find_by_fingerprints(
-    session: Session, tenant: str, token_type: str, fingerprints: Sequence[bytes]
+    session: Session, tenant: str, token_type: str, fingerprints: Sequence[bytes], scope: str
 ) -> dict[bytes, TokenRow]:
-    """Deterministic tokens already issued for these fingerprints (one per fingerprint)."""
+    """Deterministic tokens already issued in this comparison scope for these fingerprints (one
+    per fingerprint; the scope is in the fingerprint too, this only keeps old rows out)."""
     if not fingerprints:
         return {}
     rows = session.execute(
@@ -75,6 +77,7 @@ def find_by_fingerprints(
             VaultToken.token_type == token_type,
             VaultToken.fingerprint.in_(sorted(set(fingerprints))),
             VaultToken.deterministic.is_(True),
+            VaultToken.fingerprint_scope == scope,
         )
     ).all()
     return {row.fingerprint: row for row in rows}  # type: ignore[misc]

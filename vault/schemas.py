@@ -79,7 +79,10 @@ class TokenOut(BaseModel):
     format: str
     deterministic: bool
     single_use: bool
-    fingerprint: str | None = Field(description="HMAC-SHA256 (hex) under the tenant's key.")
+    fingerprint: str | None = Field(
+        description="HMAC-SHA256 (hex) under the tenant's key in the caller's comparison scope; "
+        "only with the `fingerprint` permission on the type, else null."
+    )
     subject: str | None
     created_at: datetime
     expires_at: datetime | None

@@ -51,6 +51,7 @@ from vault.keys import (
     type_scope,
 )
 from vault.models import VaultToken
+from vault.oracles import CallerView, charge, trusted_view
 from vault.records import MAX_BATCH_ITEMS, PreparedValue, TokenizeRequest, TokenRecord
 from vault.types import TypeSpec, parse_type
 
@@ -69,10 +70,11 @@ def tokenize(
     token_type: str,
     item: TokenizeRequest,
     actor: str | None = None,
+    view: CallerView | None = None,
 ) -> TokenRecord:
     """One value; raises the item's error instead of returning it."""
     outcome = tokenize_batch(
-        session, tenant=tenant, token_type=token_type, items=[item], actor=actor
+        session, tenant=tenant, token_type=token_type, items=[item], actor=actor, view=view
     )[0]
     if isinstance(outcome, RampartError):
         raise outcome
@@ -86,9 +88,14 @@ def tokenize_batch(
     token_type: str,
     items: Sequence[TokenizeRequest],
     actor: str | None = None,
+    view: CallerView | None = None,
 ) -> list[Outcome]:
-    """A token or an error per item, in order. KMS or database trouble raises (503)."""
-    outcomes, event = store_audited(session, tenant, prepare_batch(token_type, items), actor)
+    """A token or an error per item, in order. KMS or database trouble raises (503), and so
+    does a caller over its comparison budget (429, nothing stored: vault.oracles). ``view``:
+    the caller's comparison scope and what it may see; in-process callers by default get
+    :func:`vault.oracles.trusted_view` of ``actor``."""
+    batch = prepare_batch(token_type, items)
+    outcomes, event = store_audited(session, tenant, batch, actor, view)
     record_event(session, **event)
     return outcomes
 
@@ -123,27 +130,47 @@ def prepare_batch(token_type: str, items: Sequence[TokenizeRequest]) -> Prepared
 
 
 def store_audited(
-    session: Session, tenant: str, batch: PreparedBatch, actor: str | None
+    session: Session,
+    tenant: str,
+    batch: PreparedBatch,
+    actor: str | None,
+    view: CallerView | None = None,
 ) -> tuple[list[Outcome], EventFields]:
     """Store a prepared batch in ``session``; returns a token or an error per item and the audit
     event to append in the same transaction. Safe to run again after a rollback: tokens are
     drawn afresh from copies of the prepared values."""
+    view = view or trusted_view(actor)
     spec = batch.spec
     stored: dict[int, Outcome] = {}
     if batch.values:
         todo = [replace(value) for value in batch.values]
         insert = _insert_at_batch_end if shares_batch(session) else _insert_new
-        stored = _store(session, tenant, spec, todo, _is_deterministic(spec), batch.now, insert)
-    outcomes = _in_order(batch, stored)
+        deterministic = _is_deterministic(spec)
+        stored = _store(session, tenant, spec, todo, deterministic, batch.now, insert, view)
+    outcomes = _in_order(batch, stored, view)
     return outcomes, _tokenize_event(spec, outcomes, actor)
 
 
-def _in_order(batch: PreparedBatch, stored: Mapping[int, Outcome]) -> list[Outcome]:
-    """A result per item of the request, in order: refused items their error, the rest theirs."""
-    return [
+def _in_order(
+    batch: PreparedBatch, stored: Mapping[int, Outcome], view: CallerView
+) -> list[Outcome]:
+    """A result per item of the request, in order: refused items their error, the rest theirs
+    (without its fingerprint unless the caller may see it)."""
+    outcomes = [
         batch.refused.get(index) or stored.get(index) or ValueMalformed("not processed")
         for index in range(batch.size)
     ]
+    if view.show_fingerprints:
+        return outcomes
+    return [
+        replace(o, fingerprint=None) if isinstance(o, TokenRecord) and o.fingerprint else o
+        for o in outcomes
+    ]
+
+
+def is_deterministic_type(token_type: str) -> bool:
+    """Whether tokens of this type are convergent (then every new one is a comparable answer)."""
+    return _is_deterministic(parse_type(token_type))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +184,18 @@ class DraftedBatch:
     event: PreparedEvent  # validated already, outside the transaction too
 
 
-def draft_batch(tenant: str, batch: PreparedBatch, actor: str | None) -> DraftedBatch | None:
+def draft_batch(
+    tenant: str, batch: PreparedBatch, actor: str | None, view: CallerView | None = None
+) -> DraftedBatch | None:
     """Draw and encrypt outside the transaction (no database, no KMS: keys from memory), so a
     group commit holds its write lock only to insert. None when that needs the database: keys
-    not in memory, values bound to a subject, deterministic tokens (they look up earlier ones)."""
+    not in memory, values bound to a subject, deterministic tokens (they look up earlier ones),
+    answers that count against the caller's comparison budget (fingerprints shown)."""
+    view = view or trusted_view(actor)
     spec = batch.spec
     if _is_deterministic(spec) or any(value.subject for value in batch.values):
+        return None
+    if view.show_fingerprints and view.budget_owner is not None:
         return None
     scopes = {value.scope for value in batch.values}
     if not spec.sensitive_authentication:
@@ -171,15 +204,19 @@ def draft_batch(tenant: str, batch: PreparedBatch, actor: str | None) -> Drafted
     if keys is None:
         return None
     fp_key = None if spec.sensitive_authentication else keys[FINGERPRINT_SCOPE][1]
-    rows = _draft_rows(tenant, spec, batch.values, keys, fp_key, batch.now)
+    rows = _draft_rows(tenant, spec, batch.values, keys, fp_key, batch.now, view.scope)
     drawn = {p.index: _record(row, created=True) for p, row in zip(batch.values, rows, strict=True)}
-    outcomes = _in_order(batch, drawn)
+    outcomes = _in_order(batch, drawn, view)
     event = prepare_event(**_tokenize_event(spec, outcomes, actor))
     return DraftedBatch(batch, rows, outcomes, event)
 
 
 def store_drafted(
-    session: Session, tenant: str, draft: DraftedBatch, actor: str | None
+    session: Session,
+    tenant: str,
+    draft: DraftedBatch,
+    actor: str | None,
+    view: CallerView | None = None,
 ) -> tuple[list[Outcome], EventFields | PreparedEvent]:
     """:func:`store_audited` for a drafted batch: in a group commit's shared transaction only
     its rows are left to the batch's one insert; alone, it is stored the careful way."""
@@ -190,7 +227,7 @@ def store_drafted(
         return draft.outcomes, draft.event
     if _inserted_all(session, draft.rows):
         return draft.outcomes, draft.event
-    return store_audited(session, tenant, draft.batch, actor)
+    return store_audited(session, tenant, draft.batch, actor, view)
 
 
 def _inserted_all(session: Session, rows: list[dict[str, Any]]) -> bool:
@@ -243,6 +280,7 @@ def _store(
     deterministic: bool,
     now: datetime,
     insert: Callable[[Session, list[dict[str, Any]]], set[str]],
+    view: CallerView,
 ) -> dict[int, Outcome]:
     scopes = {p.scope for p in prepared}
     if not spec.sensitive_authentication:
@@ -251,17 +289,23 @@ def _store(
     if not spec.sensitive_authentication:
         fp_key = keys[FINGERPRINT_SCOPE][1]
         for p in prepared:
-            p.fingerprint = fingerprint(fp_key, spec.type.value, p.value)
+            p.fingerprint = fingerprint(fp_key, spec.type.value, p.value, view.scope)
     results: dict[int, Outcome] = {}
     todo: list[PreparedValue] = prepared
     twins: list[tuple[int, int]] = []
     if deterministic:
-        todo, twins = _reuse_deterministic(session, tenant, spec, prepared, now, results)
+        todo, twins = _reuse_deterministic(session, tenant, spec, prepared, now, results, view)
+    # Every guess that misses is a new deterministic token or a fresh fingerprint shown: charged
+    # before anything is stored, so a refused run stores nothing (vault.oracles).
+    shows = view.show_fingerprints and not spec.sensitive_authentication
+    charge(
+        session, tenant, view, len(todo) if deterministic else len(prepared) if shows else 0, now
+    )
     fp_key_or_none = keys[FINGERPRINT_SCOPE][1] if deterministic else None
     for _ in range(MAX_TOKEN_ATTEMPTS):
         if not todo:
             break
-        rows = _draw_rows(tenant, spec, todo, keys, fp_key_or_none, deterministic, now)
+        rows = _draw_rows(tenant, spec, todo, keys, fp_key_or_none, deterministic, now, view)
         inserted = insert(session, rows)
         collided = [p for p in todo if p.token not in inserted]
         for p, row in zip(todo, rows, strict=True):
@@ -283,11 +327,14 @@ def _reuse_deterministic(
     prepared: list[PreparedValue],
     now: datetime,
     results: dict[int, Outcome],
+    view: CallerView,
 ) -> tuple[list[PreparedValue], list[tuple[int, int]]]:
-    """Answer items whose value already has a token; return the ones still to create and the
-    (item, earlier item) pairs repeating a value within this batch."""
+    """Answer items whose value already has a token in the caller's scope; return the ones
+    still to create and the (item, earlier item) pairs repeating a value within this batch."""
     fingerprints = [p.fingerprint for p in prepared if p.fingerprint is not None]
-    existing = repository.find_by_fingerprints(session, tenant, spec.type.value, fingerprints)
+    existing = repository.find_by_fingerprints(
+        session, tenant, spec.type.value, fingerprints, view.scope
+    )
     expired = {row.id for row in existing.values() if _expired(row.expires_at, now)}
     if expired:
         repository.delete_by_ids(session, sorted(expired))
@@ -315,6 +362,7 @@ def _draw_rows(
     fp_key: bytes | None,
     deterministic: bool,
     now: datetime,
+    view: CallerView,
 ) -> list[dict[str, Any]]:
     rows = []
     drawn: set[str] = set()
@@ -331,7 +379,9 @@ def _draw_rows(
                 break
             p.attempt += 1
         drawn.add(p.token)
-        row = _token_row(tenant, spec, p, p.token, keys, p.fingerprint, now, deterministic)
+        row = _token_row(
+            tenant, spec, p, p.token, keys, p.fingerprint, now, deterministic, view.scope
+        )
         rows.append(row)
     return rows
 
@@ -343,6 +393,7 @@ def _draft_rows(
     keys: dict[str, tuple[UUID, bytes]],
     fp_key: bytes | None,
     now: datetime,
+    scope: str,
 ) -> list[dict[str, Any]]:
     """:func:`_draw_rows` for random tokens, leaving ``values`` as they are (a batch stored the
     careful way later starts from them) and reading the OS's randomness once for the batch."""
@@ -358,10 +409,12 @@ def _draft_rows(
         while token in drawn:  # a small token space can repeat within one batch
             token = generate_token(spec, p.fmt, p.value, os.urandom(ENTROPY_BYTES))
         drawn.add(token)
-        fp = None if fp_key is None else fingerprint(fp_key, type_name, p.value)
+        fp = None if fp_key is None else fingerprint(fp_key, type_name, p.value, scope)
         nonce = randomness[start + ENTROPY_BYTES : start + per_value]
         rows.append(
-            _token_row(tenant, spec, p, token, keys, fp, now, False, row_id=row_id, nonce=nonce)
+            _token_row(
+                tenant, spec, p, token, keys, fp, now, False, scope, row_id=row_id, nonce=nonce
+            )
         )
     return rows
 
@@ -375,6 +428,7 @@ def _token_row(
     fp: bytes | None,
     now: datetime,
     deterministic: bool,
+    scope: str,
     *,
     row_id: UUID | None = None,
     nonce: bytes | None = None,
@@ -394,6 +448,7 @@ def _token_row(
         "data_key_id": key_id,
         "ciphertext": encrypt_value(key, p.value, aad, nonce=nonce),
         "fingerprint": fp,
+        "fingerprint_scope": scope if fp is not None else None,
         "subject": p.subject,
         "created_at": now,
         "expires_at": p.expires_at,

@@ -41,7 +41,7 @@ def test_cipher_cache_is_bounded_and_evicted_keys_still_work() -> None:
 
 def test_forgetting_drops_every_cached_key() -> None:
     key = os.urandom(32)
-    fingerprint(key, "pan", "4111111111111111")
+    fingerprint(key, "pan", "4111111111111111", "caller:test")
     encrypt_value(key, "v", b"aad")
     forget_cached_keys()
     assert crypto._aead.cache_info().currsize == 0
@@ -52,8 +52,9 @@ def test_macs_match_the_standard_library_on_every_call() -> None:
     keys = [os.urandom(32) for _ in range(3)]
     for _ in range(2):  # the second round runs on cached MAC objects
         for key in keys:
-            expected = hmac.new(key, b"pan\x004111111111111111", hashlib.sha256).digest()
-            assert fingerprint(key, "pan", "4111111111111111") == expected
+            message = b"rampart.vault.fingerprint.v2\x00pan\x00caller:test\x004111111111111111"
+            expected = hmac.new(key, message, hashlib.sha256).digest()
+            assert fingerprint(key, "pan", "4111111111111111", "caller:test") == expected
             message = b"\x00".join((b"token", b"pan", b"pan_last4", b"2", expected))
             assert (
                 deterministic_entropy(key, "pan", "pan_last4", 2, expected)

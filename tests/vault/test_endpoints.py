@@ -28,7 +28,8 @@ def test_tokenize_detokenize_roundtrip(api: TestClient, allow_table: AllowTable)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["token"].endswith("1111") and not luhn_valid(body["token"])
-    assert body["id"].startswith("vt_") and len(body["fingerprint"]) == 64
+    assert body["id"].startswith("vt_")
+    assert body["fingerprint"] is None  # only with its own permission (test_oracles.py)
     answer = api.post(
         "/v1/vault/pan/detokenize",
         json={"token": body["token"], "purpose": "payment.capture"},

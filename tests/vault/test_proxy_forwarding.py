@@ -31,7 +31,6 @@ from tests.vault.conftest import CHECKOUT, CRM, AllowTable
 from vault.keys import forget_cached_scopes
 from vault.models import VaultToken
 from vault.proxy import signatures
-from vault.proxy.inbound_endpoints import router as inbound_router
 
 PAN = "4111111111111111"
 PROBLEM = "application/problem+json"
@@ -117,9 +116,8 @@ def proxy_api(private_ok: Settings, allow_table: AllowTable) -> Iterator[TestCli
         ("svc-checkout", "vault:proxy:gateway", "forward"),
         ("svc-crm", "vault:proxy:gateway", "forward"),  # but no card detokenize permission
     }
-    app = create_app(private_ok)
-    app.include_router(inbound_router)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # The composed app as served: the inbound entry point is mounted by server.registry.
+    with TestClient(create_app(private_ok), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -413,6 +411,39 @@ def test_inbound_tokenizes_declared_fields_for_signed_senders_only(
     assert entry.actor == "proxy:webhook" and len(entry.details["ids"]) == 2
     denied = [e for e in _audit(sessions) if e.event_type == "vault.proxy.refused"]
     assert len(denied) == 3 and {e.outcome for e in denied} == {"denied"}  # unknown route: none
+
+
+def test_inbound_entry_point_is_served_and_signs_its_query(
+    proxy_api: TestClient, upstream: Upstream, sessions: sessionmaker[Session]
+) -> None:
+    """Mounted in the composed app (OpenAPI lists it), and the query it forwards is signed."""
+    paths = proxy_api.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/proxy/in/{tenant}/{route}/{path}"]
+    secret = _add_route(
+        proxy_api,
+        name="webhook",
+        direction="inbound",
+        destination=upstream.url("/shop"),
+        fields=[{"path": "$.pan", "type": "pan"}],
+    )["secret"]
+    body = json.dumps({"pan": PAN}).encode()
+    stamp = int(time.time())
+    signed = signatures.sign(secret.encode(), stamp, "POST", "events?kind=charge", body)
+    headers = {"content-type": "application/json", "rampart-signature": signed}
+    url = "/proxy/in/shop-test/webhook/events"
+    tampered = proxy_api.post(f"{url}?kind=refund", content=body, headers=headers)
+    assert tampered.status_code == 401 and tampered.headers["content-type"] == PROBLEM
+    path_only = signatures.sign(secret.encode(), stamp, "POST", "events", body)
+    added = proxy_api.post(
+        f"{url}?kind=refund", content=body, headers={**headers, "rampart-signature": path_only}
+    )
+    assert added.status_code == 401  # a query the sender did not sign never reaches upstream
+    assert upstream.received == [] and _count_tokens(sessions) == 0
+    answer = proxy_api.post(f"{url}?kind=charge", content=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    (hit,) = upstream.received
+    assert hit["path"] == "/shop/events?kind=charge"
+    assert not contains_card_number(hit["body"].decode())
 
 
 def test_inbound_refuses_a_bad_value_whole(

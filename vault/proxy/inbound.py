@@ -45,7 +45,9 @@ def forward_inbound(
     headers: Mapping[str, str],
 ) -> ProxyResponse:
     """Verify the signature, tokenize the declared fields, forward, relay the answer."""
-    route = _authenticated_route(tenant, route_name, method, path, body, headers)
+    # The query is forwarded too, so it is signed with the path: a replay cannot change it.
+    signed_path = f"{path}?{query}" if query else path
+    route = _authenticated_route(tenant, route_name, method, signed_path, body, headers)
     actor = f"proxy:{route.name}"
     try:
         check_method(route, method)
