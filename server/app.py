@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from server import health, registry
+from server.body_limit import BodyLimits
 from server.docs_page import DOCS_PATH, build_docs_page
 from server.fast_paths import FastPathMiddleware
 from server.lifespan import LifespanHook, build_lifespan, default_hooks
@@ -65,5 +66,6 @@ def create_app(
             hsts_seconds=settings.hsts_seconds,
             trusted_proxies=_trusted_proxies(settings),
         ),
+        body_limits=BodyLimits(settings.max_body_bytes, registry.body_limits_by_prefix()),
     )
     return app

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from server.app import create_app
+from server.body_limit import BodyLimits
 from server.middleware import API_CSP, EdgeMiddleware, SecurityHeaderPolicy
 
 ALWAYS = {
@@ -87,7 +88,7 @@ def _bare_app(policy: SecurityHeaderPolicy) -> FastAPI:
     def api() -> PlainTextResponse:
         return PlainTextResponse("api", headers={"cache-control": "max-age=60"})
 
-    app.add_middleware(EdgeMiddleware, policy=policy)
+    app.add_middleware(EdgeMiddleware, policy=policy, body_limits=BodyLimits(1024 * 1024))
     return app
 
 
