@@ -348,6 +348,16 @@ class Settings(BaseSettings):
             self.model_fields_set.discard("issuer")  # still not configured: derived
         return self
 
+    # Request bodies (server.body_limit).
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body accepted, checked before authentication and routing (413); "
+            "the vault routes declare their own larger limit."
+        ),
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from server import health, registry
+from server.body_limit import BodyLimits
 from server.docs_page import DOCS_PATH, build_docs_page
 from server.fast_paths import FastPathMiddleware
+from server.json_bodies import refuse_duplicate_keys
 from server.lifespan import LifespanHook, build_lifespan, default_hooks
 from server.middleware import EdgeMiddleware, SecurityHeaderPolicy
 from server.openapi import install_problem_documentation
@@ -41,6 +43,7 @@ def create_app(
         docs_url=None,  # served by server.docs_page with its own CSP
         redoc_url=None,
         lifespan=build_lifespan(settings, [*default_hooks(settings), *extra_hooks]),
+        dependencies=[Depends(refuse_duplicate_keys)],
     )
     app.state.settings = settings
     app.state.readiness_probes = readiness_probes(settings)
@@ -65,5 +68,6 @@ def create_app(
             hsts_seconds=settings.hsts_seconds,
             trusted_proxies=_trusted_proxies(settings),
         ),
+        body_limits=BodyLimits(settings.max_body_bytes, registry.body_limits_by_prefix()),
     )
     return app

@@ -1,6 +1,7 @@
 """The one pure ASGI middleware at the edge of every request (no BaseHTTPMiddleware task, no body
-inspection, one ``send`` wrapper): request id and acting context, security headers on every
-response, metrics, and the last-resort problem+json 500."""
+inspection, one ``send`` wrapper): request id and acting context, the body limit
+(server.body_limit), security headers on every response, metrics, and the last-resort
+problem+json 500."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core import context
 from core.ids import new_request_id
 from core.logging import get_logger
+from server.body_limit import (
+    BodyLimits,
+    ContentTooLarge,
+    bounded,
+    declared_length,
+    too_large_response,
+)
 from server.metrics import RequestMetrics
 from server.problems import internal_error_response
 
@@ -117,12 +125,14 @@ def _with_headers(message: Message, added: Headers) -> None:
 
 class EdgeMiddleware:
     """Outermost application middleware. For each HTTP request: an id (echoed, and set in the
-    acting context that logs and the audit ledger read), the security headers on whatever is
-    answered, one metrics observation, and, for an exception nobody handled, the problem+json
-    500 (request id, no traceback) sent through the same path so it gets all of the above."""
+    acting context that logs and the audit ledger read), the body limit (413 before anything
+    inside runs, authentication included), the security headers on whatever is answered, one
+    metrics observation, and, for an exception nobody handled, the problem+json 500 (request
+    id, no traceback) sent through the same path so it gets all of the above."""
 
-    def __init__(self, app: ASGIApp, policy: SecurityHeaderPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: SecurityHeaderPolicy, body_limits: BodyLimits) -> None:
         self.app = app
+        self.body_limits = body_limits
         self.security_headers = SecurityHeaders(policy)
         self.metrics = RequestMetrics()
 
@@ -151,8 +161,18 @@ class EdgeMiddleware:
                 _with_headers(message, added)
             await send(message)
 
+        limit = self.body_limits.for_path(scope["path"])
+        declared = declared_length(scope)
         try:
-            await self.app(scope, receive, send_at_edge)
+            if declared is not None and declared > limit:
+                raise ContentTooLarge(limit)
+            await self.app(scope, bounded(receive, limit), send_at_edge)
+        except (
+            ContentTooLarge
+        ) as exc:  # read by a hot path, or by a route outside FastAPI's handlers
+            if status:
+                raise
+            await too_large_response(exc)(scope, receive, send_at_edge)
         except Exception:
             # Masked like every log line (card numbers, secrets in the exception message).
             log.exception("unhandled error", method=scope.get("method"), path=scope.get("path"))

@@ -84,18 +84,25 @@ async def _rampart_error(_request: Request, exc: Exception) -> ProblemResponse:
     return rampart_error_response(exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
-    status = exc.status_code
+def http_problem_body(status: int, detail: object = None) -> dict[str, Any]:
+    """The problem document of an HTTP error (by its status) with ``detail``, or its title."""
     known = HTTP_PROBLEMS.get(status)
     if known is not None:
         type_, title = PROBLEM_BASE + known[0], known[1]
     else:
         # RFC 9457 section 4.2.1: no more semantics than the status code itself.
         type_, title = "about:blank", HTTPStatus(status).phrase
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+    return problem_body(
+        type_, title, status, detail if isinstance(detail, str) and detail else title
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
     return ProblemResponse(
-        problem_body(type_, title, status, detail), status_code=status, headers=exc.headers
+        http_problem_body(exc.status_code, exc.detail),
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 

@@ -63,6 +63,12 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/account", _IAM_PAGES_CSP),
 )
 
+# Path prefixes whose requests may carry a body larger than settings.max_body_bytes
+# (server.body_limit), each with the "module:CONSTANT" holding its limit in bytes.
+BODY_LIMIT_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("/v1/vault/", "vault.endpoints:MAX_BODY_BYTES"),  # 1000-value batches
+)
+
 
 def domain_routers() -> list[APIRouter]:
     return [importlib.import_module(name).router for name in ROUTER_MODULES]
@@ -73,3 +79,11 @@ def fast_paths() -> dict[str, FastPath]:
     for name in FAST_PATH_MODULES:
         paths.update(importlib.import_module(name).FAST_PATHS)
     return paths
+
+
+def body_limits_by_prefix() -> list[tuple[str, int]]:
+    limits: list[tuple[str, int]] = []
+    for prefix, where in BODY_LIMIT_BY_PREFIX:
+        module, constant = where.split(":")
+        limits.append((prefix, int(getattr(importlib.import_module(module), constant))))
+    return limits

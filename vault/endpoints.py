@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from core.audit.service import record_event
@@ -24,7 +23,7 @@ from core.clock import utcnow
 from core.errors import RampartError
 from core.http import DbSession
 from vault import access, lifecycle, service
-from vault.exceptions import BatchTooLarge, CandidateBudgetExceeded
+from vault.exceptions import CandidateBudgetExceeded
 from vault.oracles import (
     SCOPE_HEADER,
     SCOPE_NAME,
@@ -64,41 +63,14 @@ from vault.schemas import (
 from vault.types import TYPES, TokenType
 
 # 1000 items of the largest accepted value, JSON-escaped, fit; anything bigger is refused whole
-# before it is read into memory.
+# (413) at the edge before it is read into memory (server.registry.BODY_LIMIT_BY_PREFIX).
 MAX_BODY_BYTES = 8 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
 
 
-class BoundedBodyRoute(APIRoute):
-    """Refuses a body over MAX_BODY_BYTES (413) by its header or while it streams in."""
-
-    def get_route_handler(self) -> Callable[[Request], Any]:
-        handler = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise BatchTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-            received = 0
-            receive = request.receive
-
-            async def counting_receive() -> Any:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise BatchTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-                return message
-
-            response: Response = await handler(Request(request.scope, counting_receive))
-            return response
-
-        return bounded
-
-
-router = APIRouter(prefix="/v1/vault", tags=["vault"], route_class=BoundedBodyRoute)
+router = APIRouter(prefix="/v1/vault", tags=["vault"])
 
 
 def _problem(error: RampartError) -> JSONResponse:

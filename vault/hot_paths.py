@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core import strict_json
 from core.audit.service import EventFields, PreparedEvent, prepare_event
 from core.audit.writer import get_audit_writer
 from core.authz import Grant, Principal, grant_for_hot_path, permits
@@ -47,8 +48,9 @@ def _parse(request: Request, body: bytes, model: type[M]) -> M | None:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return None
     try:
+        strict_json.loads(body)  # a repeated key is refused by the route (400)
         return model.model_validate_json(body)
-    except ValidationError:
+    except (ValueError, RampartError):  # ValidationError is a ValueError
         return None
 
 

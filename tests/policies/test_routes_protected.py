@@ -29,6 +29,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/openapi.json"),
         ("HEAD", "/openapi.json"),
         ("GET", "/docs"),
+        ("GET", "/docs/assets/{name}"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
