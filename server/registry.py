@@ -22,6 +22,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "iam.oauth2.models",
     "vault.models",
     "policies.models",
+    "compliance.models",
 )
 
 
