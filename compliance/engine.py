@@ -24,6 +24,7 @@ from compliance.checks.base import (
     RegisteredCheck,
 )
 from compliance.controls import ControlLibrary
+from compliance.drift import record_transitions
 from compliance.evidence import Outcome, record_evidence
 from compliance.exceptions import UnknownControl
 from compliance.models import CheckRun, EvidenceRecord
@@ -179,6 +180,8 @@ def run(
             stored.results = len(results)
             stored.failures = sum(1 for item in results if item.status == "fail")
             stored.errors = sum(1 for item in results if item.status == "error")
+        touched = {control for item in selected for control in item.controls}
+        record_transitions(session, library, utcnow(), touched)
     return results
 
 

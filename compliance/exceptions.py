@@ -7,7 +7,7 @@ RampartError
 
 from __future__ import annotations
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, ServiceUnavailable, ValidationFailed
 
 
 class UnknownControl(NotFound):
@@ -16,3 +16,7 @@ class UnknownControl(NotFound):
 
 class WaiverInvalid(ValidationFailed):
     slug, title = "compliance-waiver-invalid", "Waiver is invalid"
+
+
+class AlertNotDelivered(ServiceUnavailable):
+    slug, title = "compliance-alert-not-delivered", "Drift alert not delivered"

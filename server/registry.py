@@ -35,6 +35,7 @@ def import_all_models() -> None:
 JOB_MODULES: tuple[str, ...] = (
     "iam.accounts.jobs",
     "vault.jobs",
+    "compliance.jobs",
 )
 
 
