@@ -46,6 +46,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "vault.endpoints",
     "vault.proxy.endpoints",
     "policies.endpoints",
+    "compliance.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
