@@ -140,10 +140,10 @@ def test_a_refusing_receiver_is_retried_with_backoff_and_logged(
     run(deps, library, Scope(control="test-fw:1.1"))
     lockout["strong"] = False
     run(deps, library, Scope(control="test-fw:1.1"))
-    wait_for(lambda: _deliveries()[0].attempts == 1, 10, "the first attempt")
+    wait_for(lambda: _deliveries()[0].attempts == 1, 30, "the first attempt")
     (first,) = _deliveries()
     assert (first.status, first.last_status_code) == ("pending", 503)
-    wait_for(lambda: _deliveries()[0].status == "delivered", 15, "the retry")
+    wait_for(lambda: _deliveries()[0].status == "delivered", 30, "the retry")
     (delivered,) = _deliveries()
     assert (delivered.attempts, delivered.last_status_code) == (2, 200)
     assert len(receiver.requests) == 2
