@@ -24,6 +24,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(vault.app, name="vault")
 app.add_typer(policy.app, name="policy")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(__import__("cli.compliance", fromlist=["app"]).app, name="compliance")
 app.command("worker")(worker.worker)
 
 

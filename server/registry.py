@@ -22,6 +22,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "iam.oauth2.models",
     "vault.models",
     "policies.models",
+    "compliance.models",
 )
 
 
@@ -34,6 +35,7 @@ def import_all_models() -> None:
 JOB_MODULES: tuple[str, ...] = (
     "iam.accounts.jobs",
     "vault.jobs",
+    "compliance.jobs",
 )
 
 
@@ -45,6 +47,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "vault.proxy.endpoints",
     "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
     "policies.endpoints",
+    "compliance.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

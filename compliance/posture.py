@@ -1,0 +1,151 @@
+"""Control status from the stored evidence: the latest evidence of each of a control's checks,
+its age against the control's frequency, manual uploads and waivers.
+
+``waived`` (a valid waiver) beats everything; then ``failing`` (a failed check, stale or missing
+evidence), ``error`` (a check that could not decide), ``manual-due`` (a manual slot not filled in
+time), else ``pass``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from compliance.checks import load_all
+from compliance.checks.base import REGISTRY
+from compliance.controls import Control, ControlLibrary, Framework
+from compliance.models import EvidenceRecord, ManualEvidence, Waiver
+
+ControlStatus = Literal["pass", "failing", "error", "manual-due", "waived"]
+STATUSES: tuple[ControlStatus, ...] = ("pass", "failing", "error", "manual-due", "waived")
+
+
+@dataclass(frozen=True)
+class ControlPosture:
+    control_id: str
+    title: str
+    status: ControlStatus
+    reasons: tuple[str, ...]
+    """Why, one line each: ``iam.lockout_probe failed``, ``no evidence for tls.handshake``."""
+    last_evidence_at: datetime | None
+
+
+def checks_of(framework: Framework, control: Control) -> list[str]:
+    """The control's automated checks: those it names and those registered against it."""
+    load_all()
+    qualified = framework.qualified(control)
+    named = list(control.checks)
+    registered = (c.id for c in REGISTRY.values() if qualified in c.controls)
+    named += sorted(check_id for check_id in registered if check_id not in named)
+    return named
+
+
+def latest_evidence(session: Session, check_ids: Iterable[str]) -> dict[str, EvidenceRecord]:
+    """The newest evidence record of each check (one query, served by the check_id index)."""
+    ids = sorted(set(check_ids))
+    if not ids:
+        return {}
+    newest = (
+        select(EvidenceRecord.check_id, func.max(EvidenceRecord.finished_at).label("at"))
+        .where(EvidenceRecord.check_id.in_(ids))
+        .group_by(EvidenceRecord.check_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(EvidenceRecord).join(
+            newest,
+            (EvidenceRecord.check_id == newest.c.check_id)
+            & (EvidenceRecord.finished_at == newest.c.at),
+        )
+    )
+    return {row.check_id: row for row in rows}
+
+
+def valid_waivers(session: Session, now: datetime) -> dict[str, Waiver]:
+    """Waivers that count at ``now``: not revoked and not expired (expiry needs no job)."""
+    rows = session.scalars(
+        select(Waiver)
+        .where(Waiver.revoked_at.is_(None), Waiver.expires_at > now)
+        .order_by(Waiver.expires_at)
+    )
+    return {row.control_id: row for row in rows}
+
+
+def latest_manual(session: Session) -> dict[str, ManualEvidence]:
+    rows = session.scalars(select(ManualEvidence).order_by(ManualEvidence.uploaded_at))
+    return {row.control_id: row for row in rows}
+
+
+def posture(
+    session: Session, library: ControlLibrary, now: datetime, framework: str | None = None
+) -> list[ControlPosture]:
+    """The status of every control of ``framework`` (all frameworks when None) at ``now``."""
+    pairs = list(library.controls(framework))
+    checks = {framework.qualified(c): checks_of(framework, c) for framework, c in pairs}
+    evidence = latest_evidence(session, (cid for ids in checks.values() for cid in ids))
+    waivers = valid_waivers(session, now)
+    manual = latest_manual(session)
+    return [
+        _judge(
+            fw,
+            control,
+            checks[fw.qualified(control)],
+            evidence,
+            waivers.get(fw.qualified(control)),
+            manual.get(fw.qualified(control)),
+            now,
+        )
+        for fw, control in pairs
+    ]
+
+
+def _judge(
+    framework: Framework,
+    control: Control,
+    check_ids: list[str],
+    evidence: dict[str, EvidenceRecord],
+    waiver: Waiver | None,
+    manual: ManualEvidence | None,
+    now: datetime,
+) -> ControlPosture:
+    failing: list[str] = []
+    errors: list[str] = []
+    due: list[str] = []
+    times: list[datetime] = []
+    for check_id in check_ids:
+        record = evidence.get(check_id)
+        if record is None:
+            failing.append(f"no evidence for {check_id}")
+            continue
+        times.append(record.finished_at)
+        if control.cadence.expires(record.finished_at) <= now:
+            failing.append(f"evidence of {check_id} is older than {control.cadence}")
+        elif record.status == "fail":
+            failing.append(f"{check_id} failed")
+        elif record.status == "error":
+            errors.append(f"{check_id} could not decide: {record.detail}")
+        elif record.status == "manual":
+            due.append(f"{check_id} needs manual evidence")
+    if control.manual is not None:
+        if manual is None:
+            due.append("manual evidence not uploaded")
+        elif manual.due_at <= now:
+            due.append(f"manual evidence was due {manual.due_at:%Y-%m-%d}")
+        else:
+            times.append(manual.uploaded_at)
+    status: ControlStatus = "pass"
+    reasons: list[str] = []
+    for candidate, found in (("failing", failing), ("error", errors), ("manual-due", due)):
+        if found:
+            status, reasons = candidate, found  # type: ignore[assignment]
+            break
+    if waiver is not None:
+        reasons = [f"waived until {waiver.expires_at:%Y-%m-%d} by {waiver.approver}", *reasons]
+        status = "waived"
+    last = max(times, default=None)
+    return ControlPosture(framework.qualified(control), control.title, status, tuple(reasons), last)
