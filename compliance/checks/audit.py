@@ -3,6 +3,7 @@ the 10.2.2 fields, retention is long enough, checkpoints are signed often, reque
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from compliance.checks.base import CheckContext, CheckResult, check
@@ -172,10 +173,13 @@ def account_changes_recorded_probe(ctx: CheckContext) -> CheckResult:
 )
 def clock_sync_probe(ctx: CheckContext) -> CheckResult:
     answer = ctx.http.get("/healthz")
-    stated = answer.headers.get("date")
-    if stated is None:
+    dates = answer.headers.get_list("date")
+    if not dates:
         return CheckResult("fail", {"date_header": None}, {"date_header": "present"})
-    skew = abs((parsedate_to_datetime(stated) - ctx.now).total_seconds())
+    stated = parsedate_to_datetime(dates[0])
+    if stated.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        stated = stated.replace(tzinfo=UTC)
+    skew = abs((stated - ctx.now).total_seconds())
     return CheckResult.judge(
         skew <= MAX_CLOCK_SKEW_SECONDS,
         {"skew_seconds": round(skew, 1)},
