@@ -26,6 +26,7 @@ from policies.runtime import runtime
 from server.registry import import_all_models
 from tests.compliance.checks.weak_shop import build_weak_shop
 from tests.interop.conftest import free_port, live_server, live_settings
+from vault.keys import forget_cached_scopes
 
 __all__ = ["live_server", "live_settings"]  # fixtures re-used from the interop tests
 
@@ -35,22 +36,24 @@ import_all_checks()
 ContextFactory = Callable[..., CheckContext]
 
 
+def _forget_key_caches() -> None:
+    """Keys cached by id outlive the database they came from; each test starts without them."""
+    reset_key_provider()
+    clear_signing_key_cache()
+    forget_cached_scopes()
+    runtime.forget()
+
+
 @pytest.fixture
 def keyed_settings(settings: Settings) -> Iterator[Settings]:
     """The test's settings with the local KMS keys created (what ``rampart init`` does)."""
-    reset_key_provider()
-    clear_signing_key_cache()
-    runtime.forget()
+    _forget_key_caches()
     get_key_provider().ensure_keys()
     yield settings
-    reset_key_provider()
-    clear_signing_key_cache()
-    runtime.forget()
+    _forget_key_caches()
 
 
-def _context_factory(
-    settings: Settings, engine: Engine, base_url: str
-) -> Iterator[ContextFactory]:
+def _context_factory(settings: Settings, engine: Engine, base_url: str) -> Iterator[ContextFactory]:
     factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
     opened: list[tuple[Session, httpx.Client]] = []
 
@@ -85,7 +88,9 @@ def read_context(keyed_settings: Settings, engine: Engine) -> Iterator[ContextFa
 
 
 @pytest.fixture
-def live_context(live_server: str, live_settings: Settings, engine: Engine) -> Iterator[ContextFactory]:
+def live_context(
+    live_server: str, live_settings: Settings, engine: Engine
+) -> Iterator[ContextFactory]:
     """Contexts whose ``http`` talks to the real server; ``url=`` points one at another target."""
     yield from _context_factory(live_settings, engine, live_server)
 

@@ -72,4 +72,3 @@ def test_ledger_probes_fail_against_a_shop_that_records_nothing_and_runs_fast(
     clock = run("audit.clock_sync_probe", live_context(url=weak_shop))
     assert clock.status == "fail"
     assert clock.observed["skew_seconds"] >= 3590
-

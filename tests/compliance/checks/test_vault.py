@@ -13,8 +13,8 @@ from iam.oauth2.service import list_clients
 from policies import service as policies
 from tests.compliance.checks.conftest import ContextFactory, run
 from vault.models import VaultToken
-from vault.service import tokenize
 from vault.records import TokenizeRequest
+from vault.service import tokenize
 
 CANARY = "4111111111111111"
 
@@ -58,9 +58,7 @@ def test_sad_not_retained_passes_and_fails_with_an_expired_cvc_left_unpurged(
     assert run("vault.sad_not_retained", read_context()).status == "pass"
     assert run("vault.sad_not_retained", read_context(vault_sad_ttl_seconds=7200)).status == "fail"
     with unit_of_work() as db:
-        tokenize(
-            db, tenant="shop", token_type="cvc", item=TokenizeRequest("123", ttl_seconds=60)
-        )
+        tokenize(db, tenant="shop", token_type="cvc", item=TokenizeRequest("123", ttl_seconds=60))
     later = read_context(now=utcnow() + timedelta(days=2))
     result = run("vault.sad_not_retained", later)
     assert result.status == "fail"
@@ -75,4 +73,3 @@ def test_card_data_is_not_deterministic_and_the_proxy_is_https_only(
     assert run("vault.no_deterministic_card_data", oracle).status == "fail"
     assert run("vault.proxy_tls_only", read_context()).status == "pass"
     assert run("vault.proxy_tls_only", read_context(vault_proxy_allow_http=True)).status == "fail"
-
