@@ -358,6 +358,57 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Compliance checks (compliance/checks): what they probe beyond Rampart itself.
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days audit-ledger entries are kept (PCI DSS 10.5.1: at least 365).",
+    )
+    audit_online_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days of the ledger kept immediately available (PCI DSS 10.5.1: at least 90).",
+    )
+    compliance_tls_endpoints: list[str] = Field(
+        default=[],
+        description=(
+            "`host:port` endpoints the TLS check handshakes with, as JSON; empty: the issuer "
+            "when it is https (PCI DSS 4.2.1)."
+        ),
+    )
+    compliance_payment_pages: list[str] = Field(
+        default=[],
+        description=(
+            "URLs of payment pages whose headers and scripts are checked (PCI DSS 6.4.3, 11.6.1),"
+            " as JSON; empty: Rampart's own login page."
+        ),
+    )
+    compliance_pan_scan_databases: list[str] = Field(
+        default=[],
+        description=(
+            "Extra database URLs the card-number scan reads (PCI DSS 3.5.1), as JSON; Rampart's "
+            "own database is always scanned."
+        ),
+    )
+    compliance_pan_scan_columns: list[str] = Field(
+        default=[],
+        description=(
+            "`table.column` names the scan limits the extra databases to, as JSON; empty: every "
+            "text column of every table."
+        ),
+    )
+    compliance_pan_scan_logs: list[str] = Field(
+        default=[],
+        description=(
+            "Log files (glob patterns) the card-number scan reads, as JSON; `*.log` under the data "
+            "directory is always read."
+        ),
+    )
+    compliance_processing_records: Path | None = Field(
+        default=None,
+        description="YAML records of processing activities (GDPR Article 30) the check reads.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

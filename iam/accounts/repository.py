@@ -85,3 +85,8 @@ def users_with_role(db: Session, role_name: str) -> Sequence[User]:
     return db.scalars(
         select(User).where(User.role_rows.any(Role.name == role_name)).order_by(User.email)
     ).all()
+
+
+def delete_user(db: Session, user_id: UUID) -> None:
+    """One DELETE; the database cascades to roles, history, sessions, factors and grants."""
+    db.execute(delete(User).where(User.id == user_id))

@@ -244,6 +244,17 @@ def enable_user(db: Session, user: User) -> bool:
     return True
 
 
+def delete_user(db: Session, user: User, *, reason: str) -> None:
+    """Delete the account and, by cascade, its roles, sessions, factors and grants (compliance
+    probes remove their canary accounts this way)."""
+    user_id = user.id
+    repository.delete_user(db, user_id)
+    db.expunge(user)
+    record_event(
+        db, event_type="iam.user.deleted", resource=f"user:{user_id}", details={"reason": reason}
+    )
+
+
 def has_admin(db: Session) -> bool:
     """Whether any account holds the admin role (``init`` asks for a password only if not)."""
     return bool(repository.users_with_role(db, ADMIN_ROLE))

@@ -1,0 +1,105 @@
+"""Throw-away accounts and clients that probes exercise the live server with.
+
+Each is created in its own committed transaction (the server is another process), carries a
+random name that no real user has, and is deleted in a ``finally``: a probe leaves no account,
+client or policy line behind, whatever it found."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from compliance.checks.base import CheckContext
+from core.database import unit_of_work
+from iam.accounts.password_rules import generate_password
+from iam.accounts.service import create_user, delete_user, get_user_by_email
+from iam.oauth2.schemas import ClientSpec
+from iam.oauth2.service import apply_client, delete_client, get_client
+from policies import service as policies
+
+CANARY_DOMAIN = "canary.rampart.invalid"  # RFC 2606 ``.invalid``: never a real mailbox
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class CanaryUser:
+    email: str
+    password: str
+
+
+@contextmanager
+def canary_user(ctx: CheckContext, roles: Sequence[str] = ()) -> Iterator[CanaryUser]:
+    email = f"canary-{secrets.token_hex(6)}@{CANARY_DOMAIN}"
+    password = generate_password()
+    with unit_of_work(ctx.sessions) as db:
+        create_user(db, email, password=password, roles=list(roles), name="compliance canary")
+    try:
+        yield CanaryUser(email, password)
+    finally:
+        with unit_of_work(ctx.sessions) as db:
+            user = get_user_by_email(db, email)
+            if user is not None:
+                delete_user(db, user, reason="compliance probe canary")
+
+
+def browser(ctx: CheckContext) -> httpx.Client:
+    """A client with its own cookie jar: one canary's login never leaks into another probe."""
+    return httpx.Client(base_url=ctx.base_url, timeout=ctx.http.timeout, follow_redirects=False)
+
+
+def submit_login(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    """The login form as a browser fills it: fetch the page (CSRF token), post the form."""
+    page = client.get("/login")
+    match = _CSRF_FIELD.search(page.text)
+    form = {"email": email, "password": password, "csrf_token": match[1] if match else ""}
+    return client.post("/login", data=form)
+
+
+@dataclass(frozen=True)
+class CanaryClient:
+    client_id: str
+    secret: str
+
+
+@contextmanager
+def canary_client(ctx: CheckContext, policy_lines: Sequence[str] = ()) -> Iterator[CanaryClient]:
+    """A client-credentials client; ``policy_lines`` (``{client}`` stands for its subject) are
+    added to the policy for the probe and the previous policy is restored afterwards."""
+    client_id = f"canary-{secrets.token_hex(6)}"
+    with unit_of_work(ctx.sessions) as db:
+        applied = apply_client(
+            db, ClientSpec(name=client_id, client_id=client_id, grant_types=["client_credentials"])
+        )
+        previous = policies.snapshot(db).lines
+        if policy_lines:
+            added = [line.format(client=f"client:{client_id}") for line in policy_lines]
+            policies.apply_policy(
+                db, [*previous, *added], actor="compliance", reason="compliance probe canary"
+            )
+    try:
+        yield CanaryClient(client_id, applied.client_secret or "")
+    finally:
+        with unit_of_work(ctx.sessions) as db:
+            if policy_lines:
+                policies.apply_policy(
+                    db, previous, actor="compliance", reason="compliance probe canary removed"
+                )
+            if get_client(db, client_id) is not None:
+                delete_client(db, client_id)
+
+
+def access_token(ctx: CheckContext, client: CanaryClient) -> str | None:
+    response = ctx.http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client.client_id, client.secret),
+    )
+    if response.status_code != 200:
+        return None
+    token = response.json().get("access_token")
+    return token if isinstance(token, str) else None
