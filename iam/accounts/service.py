@@ -244,22 +244,30 @@ def _store_password(db: Session, user: User, password: str) -> None:
 
 
 def disable_user(db: Session, user: User, *, reason: str = "disabled by an administrator") -> bool:
-    """Disable the account and end its login sessions; False when it already was disabled."""
+    """Disable the account, end its login sessions and revoke every token it holds (refresh and
+    access, in every process within a second); False when it already was disabled."""
     if user.status == "disabled":
         return False
     user.status = "disabled"
     user.disabled_at = utcnow()
     user.disabled_reason = reason[:100]
     db.flush()
-    # Imported here: sessions depend on accounts, not the other way round at import time.
+    # Imported here: sessions and tokens depend on accounts, not the other way round.
+    from iam.oauth2 import token_store
     from iam.sessions.service import end_all_sessions
 
     ended = end_all_sessions(db, user.id)
+    families = token_store.revoke_families_of_user(db, user.id, "user_disabled")
+    token_store.revoke_holder(db, f"user:{user.id}", "user_disabled")  # every access token
     record_event(
         db,
         event_type="iam.user.disabled",
         resource=f"user:{user.id}",
-        details={"reason": user.disabled_reason, "sessions_ended": ended},
+        details={
+            "reason": user.disabled_reason,
+            "sessions_ended": ended,
+            "revoked_families": families,
+        },
     )
     return True
 

@@ -69,7 +69,8 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             return None
         if client_id not in self._clients:
             row = service.get_client(self.db, client_id)
-            self._clients[client_id] = RegisteredClient(self.db, row) if row else None
+            usable = row is not None and row.enabled  # a disabled client is as unknown
+            self._clients[client_id] = RegisteredClient(self.db, row) if row and usable else None
         return self._clients[client_id]
 
     def create_oauth2_request(self, request: Any) -> RampartOAuth2Request:

@@ -77,13 +77,14 @@ def cached_client(client_id: str) -> CachedClient | None:
 
 
 def load_client(db: Session, client_id: str) -> CachedClient | None:
-    """Read the client (and unwrap its pepper) and cache it; None when it does not exist."""
+    """Read the client (and unwrap its pepper) and cache it; None when it does not exist or is
+    disabled."""
     if not client_id or len(client_id) > 100:
         return None
     row = db.execute(
         select(OAuth2Client).where(OAuth2Client.client_id == client_id)
     ).scalar_one_or_none()
-    if row is None:
+    if row is None or not row.enabled:  # a disabled client answers as an unknown one
         return None
     pepper = load_data_key(db, row.secret_pepper_id) if row.secret_pepper_id else None
     client = CachedClient(

@@ -108,10 +108,10 @@ def _warm_client(client_id: str) -> CachedClient | None:
         return client_cache.load_client(db, client_id)
 
 
-def _is_revoked(jti: str) -> bool:
-    # Exact: every answer reads the table, so a revocation by any process counts at once.
+def _is_revoked(claims: dict[str, Any]) -> bool:
+    # Exact: every answer reads the tables, so a revocation by any process counts at once.
     with unit_of_work(read_only=True) as db:
-        return token_store.is_access_revoked(db, jti)
+        return token_store.is_token_revoked(db, token_store.AccessTokenRef.from_claims(claims))
 
 
 async def _authenticated(presented: PresentedClient) -> CachedClient | None:
@@ -145,7 +145,7 @@ async def introspect_access_token(snapshot: RequestSnapshot) -> Response | None:
     except TokenRejected:
         return None  # the full path answers it (active: false, or after a key refresh)
     body: dict[str, Any]
-    if await run_in_threadpool(_is_revoked, verified.jti):
+    if await run_in_threadpool(_is_revoked, verified.claims):
         body = {"active": False}
     else:
         body = introspection_body(verified.claims)

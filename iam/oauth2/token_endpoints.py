@@ -95,8 +95,8 @@ def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
         )
     except TokenRejected:
         return None
-    jti = verified.jti
-    return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_access_revoked(db, jti))
+    ref = token_store.AccessTokenRef.from_claims(verified.claims)
+    return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_token_revoked(db, ref))
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
