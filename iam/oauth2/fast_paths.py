@@ -64,6 +64,8 @@ async def client_credentials_token(snapshot: RequestSnapshot) -> Response | None
     if presented is None:
         return None
     client = client_cache.cached_client(presented.client_id)
+    if client is None and client_cache.known_absent(presented.client_id):
+        return None  # refused by the full path, at the cost of a known client's refusal
     cached_key = cached_active_signing_key()
     if client is None or cached_key is None:
         client, key = await run_in_threadpool(_warm_for_token, presented.client_id)
@@ -116,6 +118,8 @@ def _is_revoked(claims: dict[str, Any]) -> bool:
 
 async def _authenticated(presented: PresentedClient) -> CachedClient | None:
     client = client_cache.cached_client(presented.client_id)
+    if client is None and client_cache.known_absent(presented.client_id):
+        return None
     if client is None:
         client = await run_in_threadpool(_warm_client, presented.client_id)
     if client is None or not authenticates(client, presented):
