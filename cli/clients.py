@@ -1,30 +1,39 @@
-"""`rampart client`: register OAuth clients, list them, rotate a secret, delete one. A secret is
-printed once, when it is created; Rampart keeps only its keyed hash."""
+"""`rampart client`: register OAuth clients, list them, update one (enable or disable it), rotate
+a secret, delete one. A secret is printed once, when it is created; Rampart keeps only its keyed
+hash. Deleting or disabling a client revokes every token it holds."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from cli.flags import flag, toggle
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stdout
 from core.database import unit_of_work
 from iam.oauth2 import service
-from iam.oauth2.schemas import ClientSpec
+from iam.oauth2.schemas import ClientChanges, ClientSpec
 
-app = typer.Typer(help="OAuth clients: create, list, rotate-secret, delete.", no_args_is_help=True)
+app = typer.Typer(
+    help="OAuth clients: create, list, update, rotate-secret, delete.", no_args_is_help=True
+)
+
+
+def _invalid(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "client"
+    return f"invalid client ({where}): {first['msg']}"
 
 
 def _spec(**fields: Any) -> ClientSpec:
     try:
         return ClientSpec(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "client"
-        fail(f"invalid client ({where}): {first['msg']}")
+        fail(_invalid(exc))
 
 
 @app.command("create")
@@ -55,9 +64,7 @@ def create(
     audience: Annotated[
         list[str] | None, typer.Option("--audience", help="Resource it may call (repeat).")
     ] = None,
-    first_party: Annotated[
-        bool, typer.Option("--first-party", help="Skip the consent page.")
-    ] = False,
+    first_party: Annotated[bool, flag("--first-party", "Skip the consent page.")] = False,
     jwks_file: Annotated[
         Path | None, typer.Option("--jwks-file", help="Public JWKS for private_key_jwt.")
     ] = None,
@@ -103,7 +110,7 @@ def list_command(json_output: bool = JsonOption) -> None:
         return
     print_table(
         "OAuth clients",
-        ["client_id", "name", "type", "auth", "grants", "first party"],
+        ["client_id", "name", "type", "auth", "grants", "first party", "enabled"],
         [
             (
                 v.client_id,
@@ -112,6 +119,7 @@ def list_command(json_output: bool = JsonOption) -> None:
                 v.token_endpoint_auth_method,
                 ",".join(v.grant_types),
                 "yes" if v.first_party else "no",
+                "yes" if v.enabled else "no",
             )
             for v in views
         ],
@@ -130,15 +138,80 @@ def rotate_secret(client_id: str, json_output: bool = JsonOption) -> None:
     stdout.print("Store it now: it is not shown again.")
 
 
+@app.command("update")
+def update(
+    client_id: Annotated[str, typer.Argument(help="The client's client_id.")],
+    name: Annotated[str | None, typer.Option("--name", help="New unique name.")] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option("--grant", help="Grant types, replacing the current ones (repeat)."),
+    ] = None,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--redirect-uri", help="Redirect URIs, replacing the current ones (repeat)."),
+    ] = None,
+    post_logout_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--post-logout-redirect-uri", help="Post-logout URIs, replacing (repeat)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Scopes, replacing the current ones.")
+    ] = None,
+    audience: Annotated[
+        list[str] | None, typer.Option("--audience", help="Audiences, replacing (repeat).")
+    ] = None,
+    first_party: Annotated[
+        bool | None, toggle("--first-party/--third-party", "Skip the consent page, or not.")
+    ] = None,
+    enabled: Annotated[
+        bool | None,
+        toggle("--enable/--disable", "Enable, or disable (revokes every token it holds)."),
+    ] = None,
+    json_output: bool = JsonOption,
+) -> None:
+    """Change what is given, leave the rest. Taking a grant, scope or audience away, or
+    disabling the client, revokes its tokens."""
+    given = {
+        "name": name,
+        "grant_types": grant,
+        "redirect_uris": redirect_uri,
+        "post_logout_redirect_uris": post_logout_redirect_uri,
+        "scopes": scope,
+        "audiences": audience,
+        "first_party": first_party,
+        "enabled": enabled,
+    }
+    try:
+        changes = ClientChanges(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        fail(_invalid(exc))
+    if not changes.model_fields_set:
+        fail("nothing to change: give at least one option (see --help)")
+    with cli_errors(), unit_of_work() as db:
+        try:
+            changed = service.update_client(db, client_id, changes)
+        except ValidationError as exc:
+            fail(_invalid(exc))
+        view = service.client_view(service.require_client(db, client_id))
+    if json_output:
+        print_json({**view.model_dump(mode="json"), "changed": changed})
+        return
+    what = ", ".join(changed) if changed else "nothing to change"
+    stdout.print(f"updated client {view.client_id}: {what}")
+
+
 @app.command("delete")
 def delete(
     client_id: str,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: Annotated[bool, flag("--yes", "Do not ask for confirmation.")] = False,
     json_output: bool = JsonOption,
 ) -> None:
-    """Delete a client and revoke its refresh tokens."""
-    if not yes and not typer.confirm(f"Delete client {client_id} and revoke its tokens?"):
-        fail("aborted")
+    """Delete a client and revoke every token it holds."""
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("deleting a client needs --yes when standard input is not a terminal")
+        if not typer.confirm(f"Delete client {client_id} and revoke its tokens?"):
+            fail("aborted")
     with cli_errors(), unit_of_work() as db:
         service.delete_client(db, client_id)
     if json_output:

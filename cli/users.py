@@ -1,4 +1,5 @@
-"""`rampart user`: create, list, disable/enable accounts and reset their second factors.
+"""`rampart user`: create, list, disable/enable (which also lifts a lockout) accounts, reset a
+password or the second factors.
 
 Passwords never come from the command line (shell history, `ps`): a hidden prompt, standard
 input (`--password-stdin`) or RAMPART_USER_PASSWORD; `--generate-password` prints one once.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from cli.flags import flag
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stdout
 from core import context
 from core.database import unit_of_work
@@ -20,7 +22,10 @@ from iam.accounts.models import User
 from iam.accounts.password_rules import generate_password
 from iam.mfa.service import mfa_methods, reset_mfa
 
-app = typer.Typer(help="Accounts: create, list, disable and reset MFA.", no_args_is_help=True)
+app = typer.Typer(
+    help="Accounts: create, list, disable, enable, reset-password, reset-mfa.",
+    no_args_is_help=True,
+)
 
 RoleOption = typer.Option(None, "--role", help="Role (repeatable), e.g. admin.")
 PASSWORD_ENV = "RAMPART_USER_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -68,19 +73,24 @@ def _user_dict(user: User, methods: list[str] | None = None) -> dict[str, Any]:
     return data
 
 
+PasswordStdin = flag("--password-stdin", "Read the password from standard input.")
+GeneratePassword = flag("--generate-password", "Generate a strong password and print it once.")
+
+
 @app.command("create")
 def create(
     email: str = typer.Argument(..., help="Email address (the login name)."),
     name: str = typer.Option(None, help="Display name."),
     role: list[str] | None = RoleOption,
-    password_stdin: bool = typer.Option(False, help="Read the password from standard input."),
-    generate: bool = typer.Option(
-        False, "--generate-password", help="Generate a strong password and print it once."
-    ),
-    no_password: bool = typer.Option(False, help="Create without a password (no local login)."),
+    password_stdin: Annotated[bool, PasswordStdin] = False,
+    generate: Annotated[bool, GeneratePassword] = False,
+    no_password: Annotated[
+        bool, flag("--no-password", "Create without a password (no local login).")
+    ] = False,
     json_output: bool = JsonOption,
 ) -> None:
-    """Create an account, or update name and roles of an existing one (idempotent)."""
+    """Create a new account. An existing email is refused: change a password with
+    `rampart user reset-password`."""
     if sum((password_stdin, generate, no_password)) > 1:
         fail("choose one of --password-stdin, --generate-password, --no-password")
     with cli_errors():
@@ -90,19 +100,60 @@ def create(
         token = _acting_as_cli()
         try:
             with unit_of_work() as db:
-                user, created = service.create_user(
+                user = service.register_user(
                     db, email, password=password, name=name, roles=role or None
                 )
                 data = _user_dict(user)
         finally:
             context.reset(token)
-    data["created"] = created
+    data["created"] = True
     if generated:
         data["password"] = password  # shown once, never stored in clear
     if json_output:
         print_json(data)
         return
-    stdout.print(f"{'created' if created else 'updated'} user {data['email']} ({data['id']})")
+    stdout.print(f"created user {data['email']} ({data['id']})")
+    if generated:
+        stdout.print(f"password (shown once): {password}")
+
+
+@app.command("reset-password")
+def reset_password(
+    user: str = typer.Argument(..., help="Email or id."),
+    password_stdin: Annotated[bool, PasswordStdin] = False,
+    generate: Annotated[bool, GeneratePassword] = False,
+    with_mfa: Annotated[
+        bool, flag("--reset-mfa", "Also remove the second factors (they enrol again).")
+    ] = False,
+    reason: str = typer.Option(None, help="Why (kept in the audit ledger)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Set a new password for an account (under the password rules) and end its sessions."""
+    if password_stdin and generate:
+        fail("choose one of --password-stdin, --generate-password")
+    why = reason or "reset by an administrator"
+    with cli_errors():
+        password, generated = _read_password(
+            from_stdin=password_stdin, generate=generate, none=False
+        )
+        assert password is not None  # noqa: S101 - none=False always yields one
+        token = _acting_as_cli()
+        try:
+            with unit_of_work() as db:
+                account = service.require_user(db, user)
+                service.reset_password(db, account, password, reason=why)
+                if with_mfa:
+                    reset_mfa(db, account.id, reason=why)
+                data = _user_dict(account, mfa_methods(db, account.id))
+        finally:
+            context.reset(token)
+    data["mfa_reset"] = with_mfa
+    if generated:
+        data["password"] = password  # shown once, never stored in clear
+    if json_output:
+        print_json(data)
+        return
+    stdout.print(f"password reset for {data['email']}" + (" (and MFA)" if with_mfa else ""))
     if generated:
         stdout.print(f"password (shown once): {password}")
 
@@ -169,7 +220,7 @@ def enable(
     user: str = typer.Argument(..., help="Email or id."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Enable a disabled account (also clears a lockout)."""
+    """Enable a disabled account, or lift the lockout of an active one."""
     _change(user, "enable", None, json_output)
 
 

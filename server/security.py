@@ -2,9 +2,9 @@
 decision audit into core.authz, and runs the policy syncer, for the server's lifetime.
 
 * authenticate: RFC 9068 checks by iam.oauth2.verification against this issuer's published keys
-  (audience: the issuer), then revocation by ``jti`` (at once for revocations by this process,
-  within REVOCATION_CACHE_SECONDS for another's; token_store); users get their roles from the
-  accounts.
+  (audience: the issuer), then revocation by ``jti`` or of all its client's or user's tokens
+  (at once for revocations by this process, within REVOCATION_CACHE_SECONDS for another's;
+  token_store); users get their roles from the accounts.
 * decide: the process's policy runtime (policies.runtime), kept current by policies.sync.
 * record: every deny, and allows on sensitive objects, go to the audit ledger in their own unit
   of work, so the entry commits even though the refused request rolls its own transaction back.
@@ -31,9 +31,10 @@ from core.settings import Settings, get_settings
 from iam.accounts.service import get_user
 from iam.keys.service import verification_key
 from iam.oauth2.token_store import (
+    AccessTokenRef,
     guard_revocations,
-    is_access_revoked,
-    is_access_revoked_for_guard,
+    is_token_revoked,
+    is_token_revoked_for_guard,
 )
 from iam.oauth2.verification import TokenRejected, verify_access_token
 from iam.oauth2.verified_cache import verified_tokens
@@ -149,7 +150,7 @@ def authenticate(request: Request) -> Principal | None:
         except TokenRejected as exc:
             return _refuse(request, exc.reason)
         claims = verified.claims
-        if is_access_revoked_for_guard(db, verified.jti):
+        if is_token_revoked_for_guard(db, AccessTokenRef.from_claims(claims)):
             return _refuse(request, "revoked")
         roles = _roles_claim(claims)
         is_user = claims["sub"] != claims.get("client_id") or "auth_time" in claims
@@ -207,9 +208,12 @@ def _refresh_ahead(jti: str) -> None:
 
 
 def _refresh_revocation(jti: str) -> None:
+    ref = guard_revocations.ref_of(jti)
+    if ref is None:  # its answer was dropped meanwhile: the next request takes the full check
+        return
     try:
         with unit_of_work(read_only=True) as db:
-            guard_revocations.refresh(jti, lambda: is_access_revoked(db, jti))
+            guard_revocations.refresh(jti, lambda: is_token_revoked(db, ref))
     except Exception as exc:  # the answer then expires and requests take the full check
         log.warning("revocation refresh failed", error=type(exc).__name__)
 

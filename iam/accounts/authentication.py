@@ -2,8 +2,10 @@
 
 Every refusal (unknown email, wrong password, locked, disabled, throttled source) costs one argon2
 verification and gives the same answer, so neither timing nor wording tells an attacker which
-accounts exist or are locked. Failures are *returned*, not raised: the caller's unit of work must
-commit the counters and audit entries that a raised error would roll back.
+accounts exist or are locked; an unknown account also runs the statements a known one does (its
+lookups and failure count address an id nobody has). Failures are *returned*, not raised: the
+caller's unit of work must commit the counters and audit entries that a raised error would roll
+back.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from iam.accounts.passwords import (
 from iam.accounts.service import normalize_email
 
 _MAX_PASSWORD_INPUT = 1024  # longer input is refused before argon2 sees it
+_NOBODY = UUID(int=0)  # what an unknown account's statements address: matches no row
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +52,10 @@ def prepare_login(db: Session, email: str, *, client_address: str | None) -> Log
     if throttling.is_source_blocked(db, source, now):
         return LoginAttempt(source, None, None, "source_throttled")
     try:
-        user = repository.get_user_by_email(db, normalize_email(email))
+        normalized = normalize_email(email)
     except InvalidEmail:
-        user = None
+        normalized = ""  # matches no account, looked up all the same
+    user = repository.get_login_account(db, email=normalized)
     if user is None:
         return LoginAttempt(source, None, None, "unknown_account")
     if user.password_hash is None:
@@ -83,13 +87,15 @@ def settle_login(
     if attempt.refusal == "source_throttled":
         _audit_failure(db, None, "source_throttled")
         return None
-    user = repository.get_user(db, attempt.user_id) if attempt.user_id else None
+    user = repository.get_login_account(db, user_id=attempt.user_id or _NOBODY)
     if user is None or attempt.refusal in ("unknown_account", "no_password"):
         _fail_source(db, attempt.source, now)
+        repository.count_failed_login(db, _NOBODY)  # the statement a wrong password costs
         _audit_failure(db, user, attempt.refusal or "unknown_account")
         return None
     if user.locked_until is not None and user.locked_until > now:
         _fail_source(db, attempt.source, now)
+        repository.count_failed_login(db, _NOBODY)
         _audit_failure(db, user, "locked")
         return None
     if password_ok and user.password_hash != attempt.password_hash:
@@ -117,6 +123,7 @@ def settle_login(
     if user.password_hash is not None and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.flush()
+    repository.get_user(db, user.id)  # roles now (callers read them), only on success
     # The success is audited once, by the caller that acts on it (sessions.start_session writes
     # "iam.login" or, when a second factor is still due, "iam.login.password"): one ledger write
     # per login instead of two.

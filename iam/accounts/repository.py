@@ -41,16 +41,33 @@ def get_roles(db: Session, names: Sequence[str]) -> Sequence[Role]:
     return db.scalars(select(Role).where(Role.name.in_(names))).all()
 
 
+def get_login_account(
+    db: Session, *, email: str | None = None, user_id: UUID | None = None
+) -> User | None:
+    """The account a login names, roles not loaded: one statement whether it exists or not
+    (a login's timing must not tell)."""
+    query = select(User).where(User.email == email if user_id is None else User.id == user_id)
+    return db.scalars(query).one_or_none()
+
+
 def increment_failed_logins(db: Session, user_id: UUID) -> int:
     """Atomically add one failed login; returns the new count (no lost updates under load)."""
+    count = count_failed_login(db, user_id)
+    if count is None:
+        raise LookupError(f"no user {user_id}")
+    return count
+
+
+def count_failed_login(db: Session, user_id: UUID) -> int | None:
+    """:func:`increment_failed_logins`, None when no such user (the same statement either way)."""
     count = db.execute(
         update(User)
         .where(User.id == user_id)
         .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return int(count)
+    ).scalar_one_or_none()
+    return None if count is None else int(count)
 
 
 def password_history(db: Session, user_id: UUID) -> Sequence[PasswordHistory]:

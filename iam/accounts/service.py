@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.audit.service import record_event
 from core.clock import utcnow
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from iam.accounts import repository
 from iam.accounts.exceptions import InvalidEmail, PasswordRejected, UserNotFound
 from iam.accounts.models import PasswordHistory, Role, User
@@ -179,6 +179,41 @@ def create_user(
     return user, False
 
 
+def register_user(
+    db: Session,
+    email: str,
+    *,
+    password: str | None = None,
+    name: str | None = None,
+    roles: Sequence[str] | None = None,
+) -> User:
+    """Create a new account; an existing email is refused (Conflict), never updated, so a
+    typo'd `user create` cannot silently replace someone's password (see reset_password)."""
+    normalized = normalize_email(email)
+    if repository.get_user_by_email(db, normalized) is not None:
+        raise Conflict(
+            f"user {normalized} already exists; use `rampart user reset-password` to set a new"
+            " password"
+        )
+    user, _ = create_user(db, normalized, password=password, name=name, roles=roles)
+    return user
+
+
+def reset_password(db: Session, user: User, password: str, *, reason: str) -> None:
+    """An administrator sets a new password under the rules and ends the user's sessions
+    (whoever held the old password is logged out); audited with who did it and why."""
+    set_password(db, user, password)
+    from iam.sessions.service import end_all_sessions  # sessions depend on accounts
+
+    ended = end_all_sessions(db, user.id)
+    record_event(
+        db,
+        event_type="iam.user.password_reset",
+        resource=f"user:{user.id}",
+        details={"reason": reason[:100], "sessions_ended": ended},
+    )
+
+
 def _check_rules(password: str, email: str) -> None:
     problems = password_problems(password, email=email)
     if problems:
@@ -209,29 +244,45 @@ def _store_password(db: Session, user: User, password: str) -> None:
 
 
 def disable_user(db: Session, user: User, *, reason: str = "disabled by an administrator") -> bool:
-    """Disable the account and end its login sessions; False when it already was disabled."""
+    """Disable the account, end its login sessions and revoke every token it holds (refresh and
+    access, in every process within a second); False when it already was disabled."""
     if user.status == "disabled":
         return False
     user.status = "disabled"
     user.disabled_at = utcnow()
     user.disabled_reason = reason[:100]
     db.flush()
-    # Imported here: sessions depend on accounts, not the other way round at import time.
+    # Imported here: sessions and tokens depend on accounts, not the other way round.
+    from iam.oauth2 import token_store
     from iam.sessions.service import end_all_sessions
 
     ended = end_all_sessions(db, user.id)
+    families = token_store.revoke_families_of_user(db, user.id, "user_disabled")
+    token_store.revoke_holder(db, f"user:{user.id}", "user_disabled")  # every access token
     record_event(
         db,
         event_type="iam.user.disabled",
         resource=f"user:{user.id}",
-        details={"reason": user.disabled_reason, "sessions_ended": ended},
+        details={
+            "reason": user.disabled_reason,
+            "sessions_ended": ended,
+            "revoked_families": families,
+        },
     )
     return True
 
 
 def enable_user(db: Session, user: User) -> bool:
+    """Enable a disabled account, or lift a lockout (failed-login count included) from an
+    active one; False when there was nothing to do."""
     if user.status == "active":
-        return False
+        if user.locked_until is None and not user.failed_logins:
+            return False
+        user.failed_logins = 0
+        user.locked_until = None
+        db.flush()
+        record_event(db, event_type="iam.user.unlocked", resource=f"user:{user.id}")
+        return True
     user.status = "active"
     user.disabled_at = None
     user.disabled_reason = None

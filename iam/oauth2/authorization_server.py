@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from authlib.oauth2 import AuthorizationServer as _AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from core.audit.service import record_event
 from core.settings import get_settings
 from iam.oauth2 import service, token_store
 from iam.oauth2.client_auth import PrivateKeyJwtAuthentication
+from iam.oauth2.client_secrets import spend_dummy_secret_check
 from iam.oauth2.grants.authorization_code import (
     AuthorizationCodeGrant,
     RampartOpenIDCode,
@@ -47,6 +49,18 @@ class IssuerParameter(_IssuerParameter):  # type: ignore[misc]
         return get_settings().issuer
 
 
+class ClientAuthenticationFailed(InvalidClientError):  # type: ignore[misc]
+    """The one answer to every failed client authentication — unknown client, wrong secret,
+    wrong method, bad assertion — so it tells neither which client ids exist nor how they
+    authenticate (RFC 6749 §5.2: 401 with a ``WWW-Authenticate`` challenge)."""
+
+    status_code = 401
+    description = "Client authentication failed."
+
+    def __init__(self) -> None:
+        super().__init__(description=self.description, status_code=401)
+
+
 class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def __init__(self, db: Session) -> None:
         super().__init__(scopes_supported=None)
@@ -69,8 +83,20 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             return None
         if client_id not in self._clients:
             row = service.get_client(self.db, client_id)
-            self._clients[client_id] = RegisteredClient(self.db, row) if row else None
+            if row is None or not row.enabled:
+                spend_dummy_secret_check(None)  # as long as a known client's secret check
+            usable = row is not None and row.enabled  # a disabled client is as unknown
+            self._clients[client_id] = RegisteredClient(self.db, row) if row and usable else None
         return self._clients[client_id]
+
+    def authenticate_client(
+        self, request: RampartOAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> RegisteredClient:
+        try:
+            client: RegisteredClient = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as exc:
+            raise ClientAuthenticationFailed() from exc
+        return client
 
     def create_oauth2_request(self, request: Any) -> RampartOAuth2Request:
         if isinstance(request, RampartOAuth2Request):

@@ -4,8 +4,11 @@ endpoints authenticate without a database round trip.
 
 Freshness: an entry lives ``TTL_SECONDS``. A rotation or deletion made in this process evicts it
 at once (and again after the commit). Another process or replica sees the change within
-``TTL_SECONDS`` at most: an old secret may keep working that long there. Only positive answers are
-cached: an unknown client, a wrong secret or anything unusual goes to the full (database) path.
+``TTL_SECONDS`` at most: an old secret may keep working that long there. An unknown (or disabled)
+client id is remembered as absent for as long, apart and bounded on its own: a fast path then
+sends it to the full (database) path without a lookup of its own, so refusing an unknown client
+costs what refusing a known one with a wrong secret costs (no timing oracle on client ids). A
+client created meanwhile in another process is served by the full path until then.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ _lock = threading.Lock()
 # (engine, client_id) -> (expires at, client): one process may serve several databases (tests);
 # a client id of one must never answer for another.
 _entries: dict[tuple[Engine, str], tuple[float, CachedClient]] = {}
+_absent: dict[tuple[Engine, str], float] = {}  # (engine, client_id) -> known absent until
 
 
 def _key(client_id: str) -> tuple[Engine, str]:
@@ -76,14 +80,30 @@ def cached_client(client_id: str) -> CachedClient | None:
     return found[1]
 
 
+def known_absent(client_id: str) -> bool:
+    """True while a fresh lookup found no usable client of this id; never touches the database."""
+    until = _absent.get(_key(client_id))
+    return until is not None and until > time.monotonic()
+
+
+def _remember_absent(client_id: str) -> None:
+    with _lock:
+        if len(_absent) >= MAX_ENTRIES:
+            _absent.clear()
+        _absent[_key(client_id)] = time.monotonic() + TTL_SECONDS
+
+
 def load_client(db: Session, client_id: str) -> CachedClient | None:
-    """Read the client (and unwrap its pepper) and cache it; None when it does not exist."""
+    """Read the client (and unwrap its pepper) and cache it; None when it does not exist or is
+    disabled."""
     if not client_id or len(client_id) > 100:
+        _remember_absent(client_id[:100])
         return None
     row = db.execute(
         select(OAuth2Client).where(OAuth2Client.client_id == client_id)
     ).scalar_one_or_none()
-    if row is None:
+    if row is None or not row.enabled:  # a disabled client answers as an unknown one
+        _remember_absent(client_id)
         return None
     pepper = load_data_key(db, row.secret_pepper_id) if row.secret_pepper_id else None
     client = CachedClient(
@@ -106,6 +126,8 @@ def forget_client(client_id: str) -> None:
     with _lock:
         for key in [key for key in _entries if key[1] == client_id]:
             del _entries[key]
+        for key in [key for key in _absent if key[1] == client_id]:
+            del _absent[key]
 
 
 def forget_client_after_commit(db: Session, client_id: str) -> None:
@@ -118,3 +140,4 @@ def forget_client_after_commit(db: Session, client_id: str) -> None:
 def clear_client_cache() -> None:
     with _lock:
         _entries.clear()
+        _absent.clear()

@@ -54,3 +54,14 @@ def secret_matches(db: Session, pepper_id: UUID, stored_hash: bytes, presented: 
         return False
     expected = hash_client_secret(load_data_key(db, pepper_id), presented)
     return hmac.compare_digest(expected, stored_hash)
+
+
+_DUMMY_PEPPER = secrets.token_bytes(32)
+_DUMMY_HASH = secrets.token_bytes(32)
+
+
+def spend_dummy_secret_check(presented: str | None) -> None:
+    """The HMAC and comparison a known client's secret check costs, against nothing: an unknown
+    client id then takes as long to refuse as a wrong secret (no oracle on client ids)."""
+    candidate = (presented or "")[:512]
+    hmac.compare_digest(hash_client_secret(_DUMMY_PEPPER, candidate), _DUMMY_HASH)

@@ -64,6 +64,8 @@ async def client_credentials_token(snapshot: RequestSnapshot) -> Response | None
     if presented is None:
         return None
     client = client_cache.cached_client(presented.client_id)
+    if client is None and client_cache.known_absent(presented.client_id):
+        return None  # refused by the full path, at the cost of a known client's refusal
     cached_key = cached_active_signing_key()
     if client is None or cached_key is None:
         client, key = await run_in_threadpool(_warm_for_token, presented.client_id)
@@ -108,14 +110,16 @@ def _warm_client(client_id: str) -> CachedClient | None:
         return client_cache.load_client(db, client_id)
 
 
-def _is_revoked(jti: str) -> bool:
-    # Exact: every answer reads the table, so a revocation by any process counts at once.
+def _is_revoked(claims: dict[str, Any]) -> bool:
+    # Exact: every answer reads the tables, so a revocation by any process counts at once.
     with unit_of_work(read_only=True) as db:
-        return token_store.is_access_revoked(db, jti)
+        return token_store.is_token_revoked(db, token_store.AccessTokenRef.from_claims(claims))
 
 
 async def _authenticated(presented: PresentedClient) -> CachedClient | None:
     client = client_cache.cached_client(presented.client_id)
+    if client is None and client_cache.known_absent(presented.client_id):
+        return None
     if client is None:
         client = await run_in_threadpool(_warm_client, presented.client_id)
     if client is None or not authenticates(client, presented):
@@ -145,7 +149,7 @@ async def introspect_access_token(snapshot: RequestSnapshot) -> Response | None:
     except TokenRejected:
         return None  # the full path answers it (active: false, or after a key refresh)
     body: dict[str, Any]
-    if await run_in_threadpool(_is_revoked, verified.jti):
+    if await run_in_threadpool(_is_revoked, verified.claims):
         body = {"active": False}
     else:
         body = introspection_body(verified.claims)

@@ -35,6 +35,9 @@ class OAuth2Client(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     audiences: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A disabled client authenticates nowhere (it answers as an unknown one) and its tokens are
+    # revoked (RevokedHolder); enabling it again lets it ask for new ones.
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -140,6 +143,21 @@ class RevokedAccessToken(Base):
     client_id: Mapped[str] = mapped_column(String(100), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(50), nullable=False)
+
+
+class RevokedHolder(Base):
+    """Every access token a client or a user (``holder``: ``client:<client_id>`` or
+    ``user:<id>``) was issued up to ``revoked_before`` is revoked: a deleted or disabled client,
+    a disabled user. Access tokens are not stored, so this is how all of them are cut off at
+    once; kept until the last of them has expired (``expires_at``)."""
+
+    __tablename__ = "oauth2_revoked_holders"
+    __table_args__ = (Index("ix_oauth2_revoked_holders_expires_at", "expires_at"),)
+
+    holder: Mapped[str] = mapped_column(String(150), primary_key=True)
+    revoked_before: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     reason: Mapped[str] = mapped_column(String(50), nullable=False)
 
 

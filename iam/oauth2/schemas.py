@@ -95,6 +95,21 @@ class ClientSpec(BaseModel):
         return self
 
 
+class ClientChanges(BaseModel):
+    """What `rampart client update` may change; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    redirect_uris: list[str] | None = None
+    post_logout_redirect_uris: list[str] | None = None
+    grant_types: list[GrantType] | None = None
+    scopes: list[str] | None = None
+    audiences: list[str] | None = None
+    first_party: bool | None = None
+    enabled: bool | None = None
+
+
 class ClientView(BaseModel):
     """A client as listed: never a secret."""
 
@@ -108,6 +123,7 @@ class ClientView(BaseModel):
     scopes: list[str]
     audiences: list[str]
     first_party: bool
+    enabled: bool
     has_jwks: bool
     created_at: datetime
     secret_rotated_at: datetime | None

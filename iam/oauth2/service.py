@@ -1,10 +1,12 @@
-"""OAuth clients: create or update (idempotent, by name), list, rotate the secret, delete; each
-change audited in the caller's transaction. Secrets are returned once and stored only as HMACs."""
+"""OAuth clients: create or update (idempotent, by name), list, update, enable/disable, rotate
+the secret, delete; each change audited in the caller's transaction. Secrets are returned once
+and stored only as HMACs. Deleting or disabling a client revokes every token it holds."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +18,7 @@ from iam.oauth2 import token_store
 from iam.oauth2.client_cache import forget_client_after_commit
 from iam.oauth2.client_secrets import current_pepper, generate_client_secret, hash_client_secret
 from iam.oauth2.models import OAuth2Client
-from iam.oauth2.schemas import ClientSpec, ClientView
+from iam.oauth2.schemas import ClientChanges, ClientSpec, ClientView
 
 CLIENT_ID_PREFIX = "rpc_"
 
@@ -43,6 +45,7 @@ def client_view(client: OAuth2Client) -> ClientView:
         scopes=list(client.scopes),
         audiences=list(client.audiences),
         first_party=client.first_party,
+        enabled=client.enabled,
         has_jwks=bool(client.jwks),
         created_at=client.created_at,
         secret_rotated_at=client.secret_rotated_at,
@@ -168,10 +171,17 @@ def rotate_client_secret(db: Session, client_id: str) -> str:
     return secret
 
 
+def _revoke_everything_held(db: Session, client_id: str, reason: str) -> int:
+    """Every refresh family of the client and every access token it was issued so far."""
+    families = token_store.revoke_families_of_client(db, client_id, reason)
+    token_store.revoke_holder(db, f"client:{client_id}", reason)
+    return families
+
+
 def delete_client(db: Session, client_id: str) -> None:
-    """Delete the client and revoke every refresh family (and their live access tokens)."""
+    """Delete the client and revoke every token it holds (refresh and access, everywhere)."""
     client = require_client(db, client_id)
-    families = token_store.revoke_families_of_client(db, client_id, "client_deleted")
+    families = _revoke_everything_held(db, client_id, "client_deleted")
     db.delete(client)
     db.flush()
     forget_client_after_commit(db, client_id)
@@ -181,3 +191,75 @@ def delete_client(db: Session, client_id: str) -> None:
         resource=f"oauth2_client:{client_id}",
         details={"client_id": client_id, "revoked_families": families},
     )
+
+
+def set_client_enabled(db: Session, client_id: str, enabled: bool) -> bool:
+    """Enable or disable; a disabled client authenticates nowhere and every token it holds is
+    revoked. False when it already was so."""
+    client = require_client(db, client_id)
+    if client.enabled == enabled:
+        return False
+    client.enabled = enabled
+    client.updated_at = utcnow()
+    db.flush()
+    details: dict[str, Any] = {"client_id": client_id}
+    if not enabled:
+        details["revoked_families"] = _revoke_everything_held(db, client_id, "client_disabled")
+    forget_client_after_commit(db, client_id)
+    record_event(
+        db,
+        event_type="oauth2.client.enabled" if enabled else "oauth2.client.disabled",
+        resource=f"oauth2_client:{client_id}",
+        details=details,
+    )
+    return True
+
+
+_NARROWING_FIELDS = ("grant_types", "scopes", "audiences")
+
+
+def update_client(db: Session, client_id: str, changes: ClientChanges) -> list[str]:
+    """Change the fields given (validated as a whole, like a new declaration); the names of
+    those that changed. Taking a grant type, scope or audience away revokes the client's
+    tokens, which may carry it: it asks for new ones."""
+    client = require_client(db, client_id)
+    given = changes.model_dump(exclude_unset=True, exclude={"enabled"})
+    current = ClientSpec(
+        name=client.name,
+        client_id=client.client_id,
+        client_type=client.client_type,
+        token_endpoint_auth_method=client.token_endpoint_auth_method,
+        redirect_uris=list(client.redirect_uris),
+        post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+        grant_types=list(client.grant_types),
+        scopes=list(client.scopes),
+        audiences=list(client.audiences),
+        first_party=client.first_party,
+        jwks=client.jwks,
+    )
+    spec = ClientSpec.model_validate({**current.model_dump(), **given})
+    if (
+        spec.name != client.name
+        and db.execute(select(OAuth2Client.id).where(OAuth2Client.name == spec.name)).first()
+    ):
+        raise Conflict(f"a client named {spec.name!r} already exists")
+    before, after = current.model_dump(), spec.model_dump()
+    changed = [name for name in given if before[name] != after[name]]
+    narrowed = any(not set(after[name]) >= set(before[name]) for name in _NARROWING_FIELDS)
+    if changed:
+        _copy_spec(client, spec)
+        client.updated_at = utcnow()
+        db.flush()
+        forget_client_after_commit(db, client_id)
+        details: dict[str, Any] = {"client_id": client_id, "changed": changed}
+        if narrowed:
+            details["revoked_families"] = _revoke_everything_held(db, client_id, "client_narrowed")
+        record_event(
+            db,
+            event_type="oauth2.client.updated",
+            resource=f"oauth2_client:{client_id}",
+            details=details,
+        )
+    if changes.enabled is not None and set_client_enabled(db, client_id, changes.enabled):
+        changed.append("enabled")
+    return changed

@@ -95,8 +95,8 @@ def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
         )
     except TokenRejected:
         return None
-    jti = verified.jti
-    return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_access_revoked(db, jti))
+    ref = token_store.AccessTokenRef.from_claims(verified.claims)
+    return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_token_revoked(db, ref))
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
@@ -135,6 +135,23 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return find_token(self.server.db, token_string, token_type_hint)
+
+    def authenticate_token(self, request: RampartOAuth2Request, client: Any) -> TokenRecord | None:
+        """Another client's token is left alone and answered like an unknown one (RFC 7009
+        §2.2: 200), so the answer tells the caller nothing about it; the attempt is audited."""
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is not None and not token.check_client(client):
+            record_event(
+                self.server.db,
+                event_type="oauth2.token.revocation_refused",
+                outcome="denied",
+                actor=f"client:{client.get_client_id()}",
+                resource=f"oauth2_client:{token.client_id}",
+                details={"kind": token.kind, "reason": "issued to another client"},
+            )
+            return None
+        return token
 
     def revoke_token(self, token: TokenRecord, request: RampartOAuth2Request) -> None:
         db = self.server.db

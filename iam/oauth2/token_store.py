@@ -1,5 +1,6 @@
 """What the provider remembers about tokens: hashed authorization codes and refresh tokens
-(families with a monotonic generation), and revoked access-token ids until they expire.
+(families with a monotonic generation), revoked access-token ids until they expire, and revoked
+holders: a client or user all of whose tokens issued so far are revoked at once.
 
 Codes and refresh tokens are 256-bit random strings, so a plain SHA-256 is enough to make the
 stored value useless to a thief; access tokens are JWTs and only their ``jti`` is kept, and only
@@ -14,22 +15,26 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, exists, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.audit.service import record_event
 from core.clock import utcnow
+from core.settings import get_settings
 from iam.oauth2.models import (
     AuthorizationCode,
     RefreshFamily,
     RefreshToken,
     RevokedAccessToken,
+    RevokedHolder,
     UsedClientAssertion,
 )
+from iam.oauth2.verification import DEFAULT_LEEWAY_SECONDS
 
 REFRESH_TOKEN_PREFIX = "rpr_"  # noqa: S105 - the public prefix
 
@@ -40,6 +45,30 @@ def opaque_hash(value: str) -> str:
 
 def new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenRef:
+    """What revocation needs of a verified access token: its ``jti``, who holds it (the client
+    and, for a user's token, the user: ``client:<id>``, ``user:<id>``) and when it was issued."""
+
+    jti: str
+    holders: tuple[str, ...]
+    issued_at: datetime | None  # None (no iat): any revocation of a holder covers it
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, object]) -> AccessTokenRef:
+        client_id, subject = str(claims.get("client_id") or ""), str(claims.get("sub") or "")
+        holders = [f"client:{client_id}"]
+        if subject and subject != client_id:
+            holders.append(f"user:{subject}")
+        iat = claims.get("iat")
+        issued = isinstance(iat, int | float) and not isinstance(iat, bool)
+        return cls(
+            jti=str(claims.get("jti") or ""),
+            holders=tuple(holders),
+            issued_at=datetime.fromtimestamp(float(iat), UTC) if issued else None,  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +232,19 @@ def revoke_families_of_client(db: Session, client_id: str, reason: str) -> int:
     return count
 
 
+def revoke_families_of_user(db: Session, user_id: UUID, reason: str) -> int:
+    families = db.execute(
+        select(RefreshFamily).where(
+            RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)
+        )
+    ).scalars()
+    count = 0
+    for family in families:
+        revoke_family(db, family, reason)
+        count += 1
+    return count
+
+
 def revoke_families_of_session(db: Session, sid: str, reason: str) -> int:
     families = db.execute(
         select(RefreshFamily).where(RefreshFamily.sid == sid, RefreshFamily.revoked_at.is_(None))
@@ -245,8 +287,8 @@ _CACHE_MAX_ENTRIES = 100_000  # bounded memory under a flood of distinct tokens
 
 class GuardRevocations:
     """Process-local answers for the guard: ``jti -> not revoked`` for at most ``ttl`` seconds,
-    and the jtis this process revoked (until they expire), checked first so a stale cached
-    answer can never let them through."""
+    and what this process revoked — jtis and holders (a client's or user's every token) until
+    their tokens expire — checked first so a stale cached answer can never let them through."""
 
     def __init__(
         self, ttl: float = REVOCATION_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
@@ -254,12 +296,25 @@ class GuardRevocations:
         self.ttl = ttl
         self.clock = clock
         self._not_revoked_until: dict[str, float] = {}
+        self._refs: dict[str, AccessTokenRef] = {}  # what a fresh answer was about
         self._revoked_here: dict[str, float] = {}
+        self._holders_revoked_here: dict[str, tuple[datetime, float]] = {}
         self._lock = threading.Lock()
 
-    def is_revoked(self, jti: str, read_exact: Callable[[], bool]) -> bool:
+    def _holder_revoked_here(self, ref: AccessTokenRef | None) -> bool:
+        if ref is None or not self._holders_revoked_here:
+            return False
+        for holder in ref.holders:
+            found = self._holders_revoked_here.get(holder)
+            if found is not None and (ref.issued_at is None or ref.issued_at <= found[0]):
+                return True
+        return False
+
+    def is_revoked(
+        self, jti: str, read_exact: Callable[[], bool], ref: AccessTokenRef | None = None
+    ) -> bool:
         now = self.clock()
-        if jti in self._revoked_here:
+        if jti in self._revoked_here or self._holder_revoked_here(ref):
             return True
         until = self._not_revoked_until.get(jti)
         if until is not None and until > now:
@@ -269,12 +324,18 @@ class GuardRevocations:
         with self._lock:
             if len(self._not_revoked_until) >= _CACHE_MAX_ENTRIES:
                 self._not_revoked_until.clear()
+                self._refs.clear()
             self._not_revoked_until[jti] = now + self.ttl
+            if ref is not None:
+                self._refs[jti] = ref
         return False
+
+    def ref_of(self, jti: str) -> AccessTokenRef | None:
+        return self._refs.get(jti)
 
     def known_not_revoked(self, jti: str) -> bool:
         """True only while a fresh answer says so (never reads the database)."""
-        if jti in self._revoked_here:
+        if jti in self._revoked_here or self._holder_revoked_here(self._refs.get(jti)):
             return False
         until = self._not_revoked_until.get(jti)
         return until is not None and until > self.clock()
@@ -306,10 +367,25 @@ class GuardRevocations:
             if len(self._revoked_here) > _CACHE_MAX_ENTRIES:  # drop those past their expiry
                 self._revoked_here = {k: v for k, v in self._revoked_here.items() if v > now}
 
+    def holder_revoked_here(self, holder: str, revoked_before: datetime, keep: float) -> None:
+        """Every token of ``holder`` issued up to ``revoked_before`` is refused from now on, for
+        ``keep`` seconds (its tokens' longest life). Rare (a client deleted, a user disabled):
+        every fresh answer is dropped, so the next request of any token reads the database."""
+        now = self.clock()
+        with self._lock:
+            self._holders_revoked_here = {
+                k: v for k, v in self._holders_revoked_here.items() if v[1] > now
+            }
+            self._holders_revoked_here[holder] = (revoked_before, now + max(keep, self.ttl))
+            self._not_revoked_until.clear()
+            self._refs.clear()
+
     def forget(self) -> None:
         with self._lock:
             self._not_revoked_until.clear()
+            self._refs.clear()
             self._revoked_here.clear()
+            self._holders_revoked_here.clear()
 
 
 guard_revocations = GuardRevocations()
@@ -322,11 +398,54 @@ def is_access_revoked(db: Session, jti: str) -> bool:
     return db.execute(_revoked_jti, {"jti": jti}).first() is not None
 
 
-def is_access_revoked_for_guard(db: Session, jti: str) -> bool:
+def is_token_revoked(db: Session, ref: AccessTokenRef) -> bool:
+    """Exact, no cache: the token's ``jti`` was revoked, or every token of its client or user
+    issued up to then was (one round trip)."""
+    holder_revoked: ColumnElement[bool] = RevokedHolder.holder.in_(ref.holders)
+    if ref.issued_at is not None:
+        holder_revoked = and_(holder_revoked, RevokedHolder.revoked_before >= ref.issued_at)
+    query = select(literal(1)).where(
+        or_(
+            exists().where(RevokedAccessToken.jti == ref.jti),
+            exists().where(holder_revoked),
+        )
+    )
+    return db.execute(query).first() is not None
+
+
+def is_token_revoked_for_guard(db: Session, ref: AccessTokenRef) -> bool:
     """The zero-trust guard's check: a revocation by this process counts at once, one by another
     process within REVOCATION_CACHE_SECONDS (see docs/identity.md). Introspection and userinfo
-    keep :func:`is_access_revoked` (exact)."""
-    return guard_revocations.is_revoked(jti, lambda: is_access_revoked(db, jti))
+    keep :func:`is_token_revoked` (exact)."""
+    return guard_revocations.is_revoked(ref.jti, lambda: is_token_revoked(db, ref), ref)
+
+
+def revoke_holder(db: Session, holder: str, reason: str) -> None:
+    """Revoke every access token ``holder`` (``client:<id>``, ``user:<id>``) was issued so far.
+    This process's guard refuses them at once; every other one within REVOCATION_CACHE_SECONDS
+    of the commit (it reads the marker row)."""
+    now = utcnow()
+    keep = get_settings().access_token_ttl + DEFAULT_LEEWAY_SECONDS
+    expires_at = now + timedelta(seconds=keep)
+    guard_revocations.holder_revoked_here(holder, now, keep)  # before the commit: fail closed
+    row = db.get(RevokedHolder, holder)
+    if row is None:
+        try:
+            with db.begin_nested():
+                db.add(
+                    RevokedHolder(
+                        holder=holder, revoked_before=now, expires_at=expires_at, reason=reason
+                    )
+                )
+            return
+        except IntegrityError:  # revoked concurrently: move that marker forward instead
+            row = db.get(RevokedHolder, holder)
+            if row is None:
+                raise
+    row.revoked_before = max(row.revoked_before, now)
+    row.expires_at = max(row.expires_at, expires_at)
+    row.reason = reason
+    db.flush()
 
 
 def revocation_cache_invalidate(jti: str, expires_at: datetime | None = None) -> None:
@@ -359,6 +478,7 @@ def purge_expired(db: Session) -> dict[str, int]:
             delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(days=1)),
         ),
         ("revoked_jtis", delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)),
+        ("revoked_holders", delete(RevokedHolder).where(RevokedHolder.expires_at < now)),
         ("assertions", delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now)),
         ("families", delete(RefreshFamily).where(RefreshFamily.expires_at < now)),
     )

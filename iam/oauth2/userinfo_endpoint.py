@@ -41,7 +41,7 @@ def userinfo(db: Session, authorization: str | None) -> Response:
         )
     except TokenRejected:
         return _bearer_error("invalid_token", "The access token is not valid.", 401)
-    if token_store.is_access_revoked(db, verified.jti):
+    if token_store.is_token_revoked(db, token_store.AccessTokenRef.from_claims(verified.claims)):
         return _bearer_error("invalid_token", "The access token is not valid.", 401)
     if "openid" not in verified.scopes:
         return _bearer_error("insufficient_scope", "The openid scope is required.", 403)

@@ -56,7 +56,8 @@ def test_policy_reads_pass_on_the_default_policy_and_fail_once_weakened(
     assert broad.observed["broad_rules"] == [
         "p, role:service, rampart, vault/pan, detokenize, allow,"
     ]
-    _set_policy([line for line in default if "vault/pan, detokenize|reveal|fingerprint, deny" not in line])
+    pan_denial = "vault/pan, detokenize|reveal|fingerprint, deny"
+    _set_policy([line for line in default if pan_denial not in line])
     separation = run("authz.admin_separation_of_duties", read_context())
     assert separation.status == "fail"
     assert separation.observed == {"missing_denials": ["vault/pan"]}

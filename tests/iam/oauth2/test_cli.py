@@ -72,3 +72,76 @@ def test_invalid_client_is_refused_with_a_message(http: TestClient) -> None:
         app, ["client", "create", "spa", "--type", "public", "--grant", "client_credentials"]
     )
     assert result.exit_code == 1 and "public client cannot use client_credentials" in result.stderr
+
+
+def _create(name: str, *extra: str) -> dict[str, object]:
+    created = runner.invoke(app, ["client", "create", name, *extra, "--json"])
+    assert created.exit_code == 0, created.output
+    body: dict[str, object] = json.loads(created.stdout)
+    return body
+
+
+def test_delete_outside_a_terminal_asks_for_yes_and_deletes_nothing(
+    http: TestClient, db: Session
+) -> None:
+    body = _create("billing", "--grant", "client_credentials")
+    refused = runner.invoke(app, ["client", "delete", str(body["client_id"])], input="y\n")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "--yes" in refused.stderr
+    assert db.execute(select(OAuth2Client).where(OAuth2Client.name == "billing")).scalar_one()
+    db.rollback()
+    assert _token(http, str(body["client_id"]), str(body["client_secret"])) == 200
+
+
+def test_update_changes_what_is_given_audited_and_disable_refuses_tokens(
+    http: TestClient, db: Session
+) -> None:
+    from core.audit.models import AuditEntry
+
+    body = _create("billing", "--grant", "client_credentials", "--scope", "orders:read")
+    client_id, secret = str(body["client_id"]), str(body["client_secret"])
+    updated = runner.invoke(
+        app,
+        ["client", "update", client_id, "--name", "billing-v2", "--scope", "orders:read",
+         "--scope", "orders:write", "--json"],
+    )  # fmt: skip
+    assert updated.exit_code == 0, updated.output
+    view = json.loads(updated.stdout)
+    assert view["name"] == "billing-v2" and view["scopes"] == ["orders:read", "orders:write"]
+    assert view["changed"] == ["name", "scopes"] and view["enabled"] is True
+    assert "client_secret" not in view and secret not in updated.stdout
+    assert view["grant_types"] == ["client_credentials"]  # untouched
+    assert _token(http, client_id, secret) == 200
+
+    disabled = runner.invoke(app, ["client", "update", client_id, "--disable", "--json"])
+    assert disabled.exit_code == 0 and json.loads(disabled.stdout)["enabled"] is False
+    assert _token(http, client_id, secret) == 401
+    enabled = runner.invoke(app, ["client", "update", client_id, "--enable"])
+    assert enabled.exit_code == 0 and "enabled" in enabled.stdout
+    assert _token(http, client_id, secret) == 200
+
+    events = [
+        e.event_type
+        for e in db.scalars(
+            select(AuditEntry).where(AuditEntry.resource == f"oauth2_client:{client_id}")
+        )
+        if e.event_type.startswith("oauth2.client.")
+    ]
+    assert events[-3:] == [
+        "oauth2.client.updated",
+        "oauth2.client.disabled",
+        "oauth2.client.enabled",
+    ]
+    db.rollback()
+
+    nothing = runner.invoke(app, ["client", "update", client_id])
+    assert nothing.exit_code == 1 and nothing.stderr.count("\n") == 1
+    invalid = runner.invoke(app, ["client", "update", client_id, "--redirect-uri", "http://evil"])
+    assert invalid.exit_code == 1 and "invalid client" in invalid.stderr
+    missing = runner.invoke(app, ["client", "update", "rpc_nope", "--disable"])
+    assert missing.exit_code == 1 and "not found" in missing.stderr
+    shown = runner.invoke(app, ["client", "update", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--no-no-" not in shown and "--disable" in shown
+    for line in shown.splitlines():
+        if "--disable" in line or "--third-party" in line:
+            assert "<bool>" not in line and "BOOLEAN" not in line
