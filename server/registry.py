@@ -60,6 +60,7 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/login", _IAM_PAGES_CSP),
     ("/logout", _IAM_PAGES_CSP),
     ("/account", _IAM_PAGES_CSP),
+    ("/device", _IAM_PAGES_CSP),
 )
 
 
