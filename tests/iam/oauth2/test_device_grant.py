@@ -18,6 +18,7 @@ from iam.keys.jws import b64url_decode
 from iam.oauth2.models import DeviceAuthorization
 from iam.oauth2.service import CLI_CLIENT_ID, ensure_cli_client
 from iam.oauth2.token_store import opaque_hash
+from iam.pages.rendering import PAGES_CSP
 from tests.iam.oauth2.support import audit_events, login, make_client
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -231,6 +232,13 @@ def test_csrf_missing_is_refused(http: TestClient, db: Session, user_email: str)
     assert _read(db, DeviceAuthorization.status) == "pending"
     pending = _poll(http, client_id, body["device_code"])
     assert pending.json()["error"] == "authorization_pending"
+
+
+def test_device_page_has_the_pages_csp(http: TestClient, user_email: str) -> None:
+    login(http, user_email)
+    form = http.get("/device", params={"user_code": "BCDF-GHJK"})
+    assert form.headers["content-security-policy"] == PAGES_CSP
+    assert 'value="BCDF-GHJK"' in form.text
 
 
 def test_discovery_names_the_endpoint(http: TestClient) -> None:
