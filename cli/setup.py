@@ -52,6 +52,7 @@ def _ensure_identity(settings: Settings, admin_email: str | None, interactive: b
     change nothing)."""
     from iam.accounts.service import ensure_first_admin, has_admin
     from iam.keys.service import ensure_signing_key
+    from iam.oauth2.service import ensure_cli_client
     from iam.sessions.secret_keys import ensure_root_key
     from policies.service import ensure_default_policy
 
@@ -60,6 +61,7 @@ def _ensure_identity(settings: Settings, admin_email: str | None, interactive: b
         ensure_root_key(db)
         ensure_signing_key(db)
         ensure_default_policy(db)
+        ensure_cli_client(db)
         if has_admin(db):
             return FirstAdmin(email, created=False)
     password, generated = _admin_password(interactive)

@@ -64,6 +64,7 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/login", _IAM_PAGES_CSP),
     ("/logout", _IAM_PAGES_CSP),
     ("/account", _IAM_PAGES_CSP),
+    ("/device", _IAM_PAGES_CSP),
 )
 
 # Path prefixes whose requests may carry a body larger than settings.max_body_bytes

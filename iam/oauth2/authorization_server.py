@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from authlib.oauth2 import AuthorizationServer as _AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -25,7 +26,13 @@ from iam.oauth2.grants.authorization_code import (
     S256CodeChallenge,
 )
 from iam.oauth2.grants.client_credentials import ClientCredentialsGrant
+from iam.oauth2.grants.device_code import (
+    PresentedDeviceCode,
+    RampartDeviceAuthorizationEndpoint,
+    RampartDeviceCodeGrant,
+)
 from iam.oauth2.grants.refresh_token import PresentedRefreshToken, RefreshTokenGrant
+from iam.oauth2.models import RefreshFamily
 from iam.oauth2.registered_client import RegisteredClient
 from iam.oauth2.requests import RampartOAuth2Request, RequestSnapshot
 from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
@@ -71,6 +78,8 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
         )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(RampartDeviceCodeGrant)
+        self.register_endpoint(RampartDeviceAuthorizationEndpoint)
         self.register_endpoint(IntrospectionEndpoint)
         self.register_endpoint(RevocationEndpoint)
         self.register_client_auth_method("private_key_jwt", PrivateKeyJwtAuthentication(db))
@@ -144,18 +153,13 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             code.row.issued_access_jti = issued.jti
             code.row.issued_access_expires_at = issued.expires_at
             if "refresh_token" in token and subject is not None:
-                family = token_store.start_family(
-                    self.db,
-                    client_id=client_id,
-                    user_id=subject.user_id,
-                    scope=code.row.scope,
-                    auth_time=subject.auth_time,
-                    amr=list(subject.amr),
-                    acr=subject.acr,
-                    sid=subject.sid,
-                    lifetime_seconds=get_settings().refresh_token_ttl,
-                )
+                family = self._start_family(client_id, subject, code.row.scope)
                 code.row.issued_family_id = family.id
+        elif grant_type == DEVICE_CODE_GRANT_TYPE:
+            device: PresentedDeviceCode = request.credential
+            details["device_request"] = str(device.row.id)
+            if "refresh_token" in token and subject is not None:
+                family = self._start_family(client_id, subject, device.row.scope)
         elif grant_type == "refresh_token":
             presented: PresentedRefreshToken = request.refresh_token
             family = presented.lookup.family
@@ -172,4 +176,17 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             actor=f"user:{subject.user_id}" if subject else f"client:{client_id}",
             resource=f"oauth2_client:{client_id}",
             details=details,
+        )
+
+    def _start_family(self, client_id: str, subject: Subject, scope: str) -> RefreshFamily:
+        return token_store.start_family(
+            self.db,
+            client_id=client_id,
+            user_id=subject.user_id,
+            scope=scope,
+            auth_time=subject.auth_time,
+            amr=list(subject.amr),
+            acr=subject.acr,
+            sid=subject.sid,
+            lifetime_seconds=get_settings().refresh_token_ttl,
         )

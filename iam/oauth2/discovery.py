@@ -15,6 +15,7 @@ REVOKE_PATH = "/oauth2/revoke"
 USERINFO_PATH = "/oauth2/userinfo"
 LOGOUT_PATH = "/oauth2/logout"
 JWKS_PATH = "/.well-known/jwks.json"
+DEVICE_AUTHORIZATION_PATH = "/oauth2/device_authorization"
 
 _CONFIDENTIAL = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
@@ -27,13 +28,19 @@ def provider_metadata() -> dict[str, Any]:
         "token_endpoint": issuer + TOKEN_PATH,
         "introspection_endpoint": issuer + INTROSPECT_PATH,
         "revocation_endpoint": issuer + REVOKE_PATH,
+        "device_authorization_endpoint": issuer + DEVICE_AUTHORIZATION_PATH,
         "userinfo_endpoint": issuer + USERINFO_PATH,
         "end_session_endpoint": issuer + LOGOUT_PATH,
         "jwks_uri": issuer + JWKS_PATH,
         "scopes_supported": ["openid", "profile", "email"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": [*_CONFIDENTIAL, "none"],

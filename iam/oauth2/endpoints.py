@@ -22,6 +22,7 @@ from iam.oauth2 import discovery
 from iam.oauth2.authorization_server import AuthorizationServer
 from iam.oauth2.authorize import authorize
 from iam.oauth2.fast_paths import client_credentials_token, introspect_access_token
+from iam.oauth2.grants.device_code import RampartDeviceAuthorizationEndpoint
 from iam.oauth2.logout import end_session
 from iam.oauth2.pages import error_page
 from iam.oauth2.requests import RequestSnapshot
@@ -115,6 +116,16 @@ def _token(db: Any, snapshot: RequestSnapshot) -> Response:
     return response
 
 
+def _device_authorization(db: Any, snapshot: RequestSnapshot) -> Response:
+    repeated = _repeated(snapshot)
+    if repeated:
+        return oauth_error("invalid_request", f"'{repeated}' is given more than once.")
+    server = AuthorizationServer(db)
+    return server.create_endpoint_response(  # type: ignore[no-any-return]
+        RampartDeviceAuthorizationEndpoint.ENDPOINT_NAME, snapshot
+    )
+
+
 def _introspect(db: Any, snapshot: RequestSnapshot) -> Response:
     server = AuthorizationServer(db)
     return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
@@ -134,6 +145,12 @@ router.add_route(discovery.TOKEN_PATH, token_endpoint, methods=["POST"], include
 router.add_route(
     discovery.INTROSPECT_PATH, introspection_endpoint, methods=["POST"], include_in_schema=False
 )
+
+
+@router.post(discovery.DEVICE_AUTHORIZATION_PATH, include_in_schema=False)
+async def device_authorization_endpoint(request: Request) -> Response:
+    """RFC 8628 §3.1: a device code for the polling client, a user code for the person."""
+    return await _run_oauth(request, _device_authorization)
 
 
 @router.post(discovery.REVOKE_PATH, include_in_schema=False)

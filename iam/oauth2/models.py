@@ -169,3 +169,31 @@ class UsedClientAssertion(Base):
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeviceAuthorization(Base):
+    """One RFC 8628 device authorization: the device code and the user code (SHA-256 of each),
+    what the person at the browser decided and how they had logged in. Single use: ``status``
+    goes pending → approved|denied → redeemed."""
+
+    __tablename__ = "oauth2_device_authorizations"
+    __table_args__ = (Index("ix_oauth2_device_authorizations_expires_at", "expires_at"),)
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    device_code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    client_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    scope: Mapped[str] = mapped_column(String(2000), nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    interval: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user_id: Mapped[UUID | None] = mapped_column(
+        Uuid, ForeignKey("iam_users.id", ondelete="CASCADE"), nullable=True
+    )
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    amr: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    acr: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    sid: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

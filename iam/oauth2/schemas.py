@@ -11,7 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ClientType = Literal["confidential", "public"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+GrantType = Literal[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628
+]
 
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 scope-token
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{3,100}$")
@@ -82,8 +87,9 @@ class ClientSpec(BaseModel):
             raise ValueError("a public client cannot use client_credentials")
         if "authorization_code" in self.grant_types and not self.redirect_uris:
             raise ValueError("authorization_code needs at least one redirect URI")
-        if "refresh_token" in self.grant_types and "authorization_code" not in self.grant_types:
-            raise ValueError("refresh_token only comes with authorization_code")
+        person_grants = {"authorization_code", "urn:ietf:params:oauth:grant-type:device_code"}
+        if "refresh_token" in self.grant_types and not person_grants & set(self.grant_types):
+            raise ValueError("refresh_token only comes with authorization_code or device_code")
         if method == "private_key_jwt":
             keys = (self.jwks or {}).get("keys")
             if not isinstance(keys, list) or not keys:

@@ -263,3 +263,24 @@ def update_client(db: Session, client_id: str, changes: ClientChanges) -> list[s
     if changes.enabled is not None and set_client_enabled(db, client_id, changes.enabled):
         changed.append("enabled")
     return changed
+
+
+CLI_CLIENT_ID = "rampart-cli"
+CLI_CLIENT_NAME = "Rampart CLI"
+
+
+def ensure_cli_client(db: Session) -> OAuth2Client:
+    """The first-party public client ``rampart login`` uses (RFC 8628 device grant, refresh);
+    created once, then left as the operator may have adjusted it."""
+    existing = get_client(db, CLI_CLIENT_ID)
+    if existing is not None:
+        return existing
+    spec = ClientSpec(
+        name=CLI_CLIENT_NAME,
+        client_id=CLI_CLIENT_ID,
+        client_type="public",
+        grant_types=["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        scopes=["openid", "profile", "email"],
+        first_party=True,
+    )
+    return apply_client(db, spec).client

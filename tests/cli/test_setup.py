@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +45,9 @@ def test_init_is_idempotent(tmp_path: Path) -> None:
     assert first["admin_password"] is None  # it came from the environment
     assert (tmp_path / "var" / "rampart.db").exists()
     assert oct((tmp_path / "var").stat().st_mode & 0o777) == "0o700"
+    with sqlite3.connect(tmp_path / "var" / "rampart.db") as db:  # `rampart login`'s client
+        clients = db.execute("SELECT client_id, client_type FROM oauth2_clients").fetchall()
+    assert clients == [("rampart-cli", "public")]
 
     second = json.loads(_rampart("init", "--json", cwd=tmp_path, env=env).stdout)
     assert second["fresh"] is False

@@ -39,6 +39,9 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/oauth2/token"),
         ("POST", "/oauth2/introspect"),
         ("POST", "/oauth2/revoke"),
+        ("POST", "/oauth2/device_authorization"),  # RFC 8628: authenticates the client itself
+        ("GET", "/device"),  # the RFC 8628 verification page, on the login session
+        ("POST", "/device"),
         ("GET", "/oauth2/authorize"),
         ("POST", "/oauth2/authorize"),
         ("GET", "/oauth2/userinfo"),  # bearer-authenticated by its own RFC (OIDC Core 5.3)
