@@ -1,19 +1,20 @@
 """`rampart apply -f FILE.yaml`: make roles, users, clients and the policy what the file says, in
-one transaction (all or nothing); new client secrets and generated passwords are printed once."""
+one transaction (all or nothing); new client secrets and generated passwords are printed once.
+
+The document and plan modules (accounts, clients, policies) are imported when the command runs."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.apply_document import load_document
-from cli.apply_plan import ApplyOutcome, execute, plan
 from cli.output import JsonOption, cli_errors, print_json, print_table, stdout
-from core import context
-from core.database import unit_of_work
+
+if TYPE_CHECKING:
+    from cli.apply_plan import ApplyOutcome
 
 
 def _actor() -> str:
@@ -40,6 +41,7 @@ def _print_human(outcome: ApplyOutcome, *, dry_run: bool) -> None:
         "Plan (dry run: nothing written)" if dry_run else "Applied",
         ["object", "action", "fields"],
         [(c.label, c.action, ", ".join(c.changes)) for c in outcome.changes],
+        wrap={"fields"},
     )
     # Plain echo: rich would wrap a long secret across lines and break copy-paste.
     for name, secret in outcome.client_secrets.items():
@@ -66,6 +68,11 @@ def apply(
 ) -> None:
     """Declarative, idempotent configuration: users, roles, clients, policies from FILE."""
     with cli_errors():
+        from cli.apply_document import load_document
+        from cli.apply_plan import ApplyOutcome, execute, plan
+        from core import context
+        from core.database import unit_of_work
+
         # The whole document is validated before the database is opened.
         loaded = load_document(file)
         if dry_run:

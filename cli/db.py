@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from cli.output import JsonOption, cli_errors, print_json, stdout
-from core import migrations
-from core.database import get_engine
 
 app = typer.Typer(
     help="Database schema: upgrade and show the current revision.", no_args_is_help=True
@@ -17,6 +15,9 @@ app = typer.Typer(
 def upgrade(json_output: bool = JsonOption) -> None:
     """Migrate the database to the latest revision of every branch (idempotent)."""
     with cli_errors():
+        from core import migrations
+        from core.database import get_engine
+
         engine = get_engine()
         before = migrations.current_revisions(engine)
         migrations.upgrade(engine)
@@ -31,6 +32,9 @@ def upgrade(json_output: bool = JsonOption) -> None:
 def current(json_output: bool = JsonOption) -> None:
     """Show the applied revisions and whether the database is up to date."""
     with cli_errors():
+        from core import migrations
+        from core.database import get_engine
+
         engine = get_engine()
         applied = migrations.current_revisions(engine)
         heads = migrations.head_revisions(engine)

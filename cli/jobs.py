@@ -1,4 +1,6 @@
-"""`rampart jobs`: background jobs and schedules: list, runs, run-now, pause, resume."""
+"""`rampart jobs`: background jobs and schedules: list, runs, run-now, pause, resume.
+
+The job engine and database modules are imported inside the commands: `--help` stays fast."""
 
 from __future__ import annotations
 
@@ -8,9 +10,6 @@ from typing import Any
 import typer
 
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stdout
-from core.database import unit_of_work
-from core.jobs import JobsConfig, admin, load_job_modules
-from core.settings import get_settings
 
 app = typer.Typer(
     help="Background jobs and schedules: list, runs, run-now, pause, resume.",
@@ -20,6 +19,8 @@ app = typer.Typer(
 
 def load_declared_jobs() -> None:
     """Import every module that declares jobs: the composition's list plus RAMPART_JOBS_MODULES."""
+    from core.jobs import JobsConfig, load_job_modules
+    from core.settings import get_settings
     from server import registry
 
     modules: tuple[str, ...] = getattr(registry, "JOB_MODULES", ())
@@ -30,6 +31,9 @@ def load_declared_jobs() -> None:
 def list_jobs(json_output: bool = JsonOption) -> None:
     """Declared jobs and schedules with their state."""
     with cli_errors():
+        from core.database import unit_of_work
+        from core.jobs import admin
+
         load_declared_jobs()
         with unit_of_work() as session:
             listing = admin.list_jobs(session)
@@ -64,6 +68,9 @@ def runs(
 ) -> None:
     """Run records, newest first: start, end, outcome, error, attempts."""
     with cli_errors():
+        from core.database import unit_of_work
+        from core.jobs import admin
+
         load_declared_jobs()
         with unit_of_work() as session:
             records = admin.list_runs(
@@ -83,11 +90,18 @@ def runs(
                 f"{record['attempts']}/{record['max_attempts']}",
                 record["started_at"],
                 record["finished_at"],
-                (record["error"] or "")[:80],
+                _summary(record["error"]),
             ]
             for record in records
         ],
+        wrap={"error"},
     )
+
+
+def _summary(error: str | None, limit: int = 200) -> str:
+    """The first line of an error, cut with an ellipsis past ``limit`` (--json has it all)."""
+    first = (error or "").strip().split("\n", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 @app.command("run-now")
@@ -107,6 +121,9 @@ def run_now(
             fail("--args must be a JSON object")
         parsed = loaded
     with cli_errors():
+        from core.database import unit_of_work
+        from core.jobs import admin
+
         load_declared_jobs()
         with unit_of_work() as session:
             run_id = admin.run_now(session, name, parsed)
@@ -118,6 +135,9 @@ def run_now(
 
 def _set_paused(name: str, paused: bool, json_output: bool) -> None:
     with cli_errors():
+        from core.database import unit_of_work
+        from core.jobs import admin
+
         load_declared_jobs()
         with unit_of_work() as session:
             kind = admin.set_paused(session, name, paused)

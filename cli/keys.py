@@ -1,19 +1,19 @@
-"""`rampart keys`: Key management: list and rotate keys."""
+"""`rampart keys`: list the keys, rotate the key-encryption key, rewrap data keys under it.
+
+The KMS and database modules are imported inside the commands: `--help` stays fast."""
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.output import JsonOption, cli_errors, print_json, print_table, stderr, stdout
-from core.database import unit_of_work
-from core.kms import service
-from core.kms.provider import get_key_provider
 
-app = typer.Typer(help="Key management: list and rotate keys.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from uuid import UUID
+
+app = typer.Typer(help="Key management: list, rotate, rewrap.", no_args_is_help=True)
 
 BatchSizeOption = typer.Option(500, "--batch-size", min=1, help="Data keys per KMS round trip.")
 
@@ -22,6 +22,10 @@ BatchSizeOption = typer.Option(500, "--batch-size", min=1, help="Data keys per K
 def list_keys(json_output: bool = JsonOption) -> None:
     """Show the key-encryption key, the signing key fingerprint and data keys per KEK version."""
     with cli_errors():
+        from core.database import unit_of_work
+        from core.kms import service
+        from core.kms.provider import get_key_provider
+
         provider = get_key_provider()
         kek = provider.info()
         fingerprint = service.signing_key_fingerprint()
@@ -72,6 +76,10 @@ def rotate(
 ) -> None:
     """Add a key-encryption key version, then rewrap every data key under it."""
     with cli_errors():
+        from core.database import unit_of_work
+        from core.kms import service
+        from core.kms.provider import get_key_provider
+
         before = get_key_provider().info()
         with unit_of_work() as session:
             kek = service.rotate_key_encryption_key(session)
@@ -99,6 +107,8 @@ def rotate(
 def rewrap(json_output: bool = JsonOption, batch_size: int = BatchSizeOption) -> None:
     """Rewrap data keys still under an older KEK version (resumes an interrupted rotation)."""
     with cli_errors():
+        from core.kms.provider import get_key_provider
+
         kek = get_key_provider().info()
         rewrapped = _rewrap(kek.latest_version, batch_size, json_output)
     if json_output:
@@ -109,6 +119,17 @@ def rewrap(json_output: bool = JsonOption, batch_size: int = BatchSizeOption) ->
 
 def _rewrap(latest_version: int, batch_size: int, quiet: bool) -> int:
     """Rewrap batch by batch, each in its own transaction so readers and writers keep going."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from core.database import unit_of_work
+    from core.kms import service
+
     with unit_of_work() as session:
         total = service.count_data_keys_to_rewrap(session, latest_version)
     done = 0

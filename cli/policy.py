@@ -1,21 +1,20 @@
 """`rampart policy`: policies as code — lint and test files, diff and apply them to the store,
-show any version, list the history, roll back. Changes reach every server within a second."""
+show any version, list the history, roll back. Changes reach every server within a second.
+
+The policy, database and Casbin modules are imported inside the commands: `--help` stays fast."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table
-from core import context
-from core.database import unit_of_work
-from policies import service
-from policies.document import document_to_yaml, load_policy_files, read_raw_lines
-from policies.lint import lint_lines
-from policies.testing import find_test_files, run_test_file
+
+if TYPE_CHECKING:
+    from policies.service import VersionInfo
 
 app = typer.Typer(
     help="Authorization policies: lint, test, diff, apply, history.", no_args_is_help=True
@@ -34,6 +33,8 @@ def _actor() -> str:
 
 
 def _acting_as_cli() -> object:
+    from core import context
+
     return context.set_current(context.ActingContext(actor=_actor(), origin="cli"))
 
 
@@ -41,6 +42,9 @@ def _acting_as_cli() -> object:
 def lint(files: list[Path] = FilesArgument, json_output: bool = JsonOption) -> None:
     """Report lines the enforcer refuses (errors) and likely mistakes (warnings)."""
     with cli_errors():
+        from policies.document import read_raw_lines
+        from policies.lint import lint_lines
+
         findings = [
             (path, finding) for path in files for finding in lint_lines(read_raw_lines(path))
         ]
@@ -70,6 +74,10 @@ def test(
 ) -> None:
     """Run policy tests as data (allow/deny cases); exit 1 when any case fails."""
     with cli_errors():
+        from core.database import unit_of_work
+        from policies import service
+        from policies.testing import find_test_files, run_test_file
+
         files = find_test_files(paths or [service.DEFAULTS_DIR])
         if not files:
             fail("no *_test.yaml file found")
@@ -107,6 +115,10 @@ def test(
 def diff(files: list[Path] = FilesArgument, json_output: bool = JsonOption) -> None:
     """What applying the files would add (+) and remove (-) from the stored policy."""
     with cli_errors():
+        from core.database import unit_of_work
+        from policies import service
+        from policies.document import load_policy_files
+
         document = load_policy_files(files)
         with unit_of_work(read_only=True) as db:
             current = service.snapshot(db)
@@ -138,6 +150,11 @@ def apply(
 ) -> None:
     """Make the files the policy: a new version (audited), enforced by every server within 1 s."""
     with cli_errors():
+        from core import context
+        from core.database import unit_of_work
+        from policies import service
+        from policies.document import load_policy_files
+
         document = load_policy_files(files)
         token = _acting_as_cli()
         try:
@@ -162,6 +179,10 @@ def show(
     json_output: bool = JsonOption,
 ) -> None:
     """Print the lines of a policy version."""
+    from core.database import unit_of_work
+    from policies import service
+    from policies.document import document_to_yaml
+
     with cli_errors(), unit_of_work(read_only=True) as db:
         snapshot = service.snapshot(db, version)
     if json_output:
@@ -176,6 +197,9 @@ def show(
 @app.command("history")
 def history(limit: int = typer.Option(50, min=1, max=1000), json_output: bool = JsonOption) -> None:
     """Versions, newest first: when, who, why, what changed."""
+    from core.database import unit_of_work
+    from policies import service
+
     with cli_errors(), unit_of_work(read_only=True) as db:
         versions = service.history(db, limit)
     if json_output:
@@ -197,10 +221,11 @@ def history(limit: int = typer.Option(50, min=1, max=1000), json_output: bool = 
             ]
             for v in versions
         ],
+        wrap={"reason"},
     )
 
 
-def vars_of(info: service.VersionInfo) -> dict[str, Any]:
+def vars_of(info: VersionInfo) -> dict[str, Any]:
     return {name: getattr(info, name) for name in info.__slots__}
 
 
@@ -212,6 +237,10 @@ def rollback(
 ) -> None:
     """A new version equal to VERSION (history is kept)."""
     with cli_errors():
+        from core import context
+        from core.database import unit_of_work
+        from policies import service
+
         token = _acting_as_cli()
         try:
             with unit_of_work() as db:

@@ -73,8 +73,16 @@ class Rampart:
             raise TokenInvalid("revoked")
         return verified
 
-    def decide(self, token: AccessToken, obj: str, act: str, *, ip: str | None = None) -> Decision:
-        """May the caller of ``token`` do ``act`` on ``obj`` (in this service's domain), now?"""
+    def decide(
+        self, token: str | AccessToken, obj: str, act: str, *, ip: str | None = None
+    ) -> Decision:
+        """May the caller of ``token`` do ``act`` on ``obj`` (in this service's domain), now?
+
+        ``token`` is the caller's access token as received (verified first, so a forged or
+        expired one raises :class:`TokenInvalid` and is never asked about) or the
+        :class:`AccessToken` that :meth:`verify` returned."""
+        if isinstance(token, str):
+            token = self.verify(token)
         auth_time = token.claims.get("auth_time")
         return self.permissions.decide(
             Check(
