@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from compliance.checks.base import CheckContext
+from compliance.checks.base import CheckContext, CheckResult
 from core.database import unit_of_work
 from iam.accounts.password_rules import generate_password
 from iam.accounts.service import create_user, delete_user, get_user_by_email
@@ -103,3 +103,15 @@ def access_token(ctx: CheckContext, client: CanaryClient) -> str | None:
         return None
     token = response.json().get("access_token")
     return token if isinstance(token, str) else None
+
+
+TOKEN_REFUSED = CheckResult(
+    "error", None, "an access token", "the token endpoint refused the canary"
+)
+"""What a probe answers when its canary client cannot get a token: the probe proved nothing."""
+
+
+def bearer_headers(ctx: CheckContext, client: CanaryClient) -> dict[str, str] | None:
+    """``Authorization`` for the canary's own access token; None when the token was refused."""
+    token = access_token(ctx, client)
+    return None if token is None else {"Authorization": f"Bearer {token}"}

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from compliance.checks.base import CheckContext, CheckResult, check
-from compliance.checks.canary import access_token, canary_client
+from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
 from vault.repository import count_expired
 
 PURGE_GRACE = timedelta(days=1)
@@ -108,12 +108,9 @@ def privacy_by_default_check(ctx: CheckContext) -> CheckResult:
 )
 def erasure_probe(ctx: CheckContext) -> CheckResult:
     with canary_client(ctx, ERASURE_RULES) as client:
-        bearer = access_token(ctx, client)
-        if bearer is None:
-            return CheckResult(
-                "error", None, "an access token", "the token endpoint refused the canary"
-            )
-        headers = {"Authorization": f"Bearer {bearer}"}
+        headers = bearer_headers(ctx, client)
+        if headers is None:
+            return TOKEN_REFUSED
         subject = f"canary-subject-{client.client_id}"
         body = {"value": CANARY_SUBJECT_VALUE, "subject": subject}
         deadline = time.monotonic() + 5

@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 
 from compliance.checks.base import CheckContext, CheckResult, check
-from compliance.checks.canary import access_token, canary_client
+from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
 from vault.repository import count_expired
 
 # A test card number (Luhn-valid, of a test BIN): never a real customer's.
@@ -54,12 +54,9 @@ def _delete(ctx: CheckContext, headers: dict[str, str], token: str) -> None:
 )
 def masked_pan_probe(ctx: CheckContext) -> CheckResult:
     with canary_client(ctx, TOKENIZE_AND_METADATA) as client:
-        bearer = access_token(ctx, client)
-        if bearer is None:
-            return CheckResult(
-                "error", None, "an access token", "the token endpoint refused the canary"
-            )
-        headers = {"Authorization": f"Bearer {bearer}"}
+        headers = bearer_headers(ctx, client)
+        if headers is None:
+            return TOKEN_REFUSED
         created = _tokenize(ctx, headers)
         if created.status_code != 201:
             return CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
@@ -100,12 +97,9 @@ def masked_pan_probe(ctx: CheckContext) -> CheckResult:
 )
 def detokenize_purpose_probe(ctx: CheckContext) -> CheckResult:
     with canary_client(ctx, TOKENIZE_AND_DETOKENIZE) as client:
-        bearer = access_token(ctx, client)
-        if bearer is None:
-            return CheckResult(
-                "error", None, "an access token", "the token endpoint refused the canary"
-            )
-        headers = {"Authorization": f"Bearer {bearer}"}
+        headers = bearer_headers(ctx, client)
+        if headers is None:
+            return TOKEN_REFUSED
         created = _tokenize(ctx, headers)
         if created.status_code != 201:
             return CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
