@@ -114,8 +114,15 @@ def weak_shop() -> Iterator[str]:
     matters between tests)."""
     port = free_port()
     server = _ThreadedServer(
+        # log_config=None: uvicorn's own dictConfig would rewire the process's loggers (its
+        # access logger stops propagating) for every later test in this worker.
         uvicorn.Config(
-            build_weak_shop(), host="127.0.0.1", port=port, log_level="warning", date_header=False
+            build_weak_shop(),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            date_header=False,
         )
     )
     thread = threading.Thread(target=server.run, name="weak-shop", daemon=True)
