@@ -17,6 +17,10 @@ _SECRET_NAME = re.compile(
     r"authorization|cookie|session[_-]?id|pan$|card[_-]?number|cvv|cvc|pin$|otp|totp)",
     re.IGNORECASE,
 )
+# Fields named as digests hold a hex SHA-1/256/512; about 1% of those hold a Luhn-valid run
+# of 13+ digits. Such a field is a hash, never a card number, when its whole value is hex.
+_DIGEST_NAME = re.compile(r"(^|_)(digest|sha(1|256|512)|fingerprint|hash)$", re.IGNORECASE)
+_HEX_DIGEST = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})")
 MASK = "[REDACTED]"
 
 
@@ -93,6 +97,8 @@ def find_secrets(value: Any, path: str = "$") -> list[str]:
             name = str(key)
             if is_secret_name(name) and item not in (None, "", [], {}):
                 found.append(f"{path}.{key}")
+            elif _is_digest(name, item):
+                pass
             elif _may_hold_card_number(item):
                 found.extend(find_secrets(item, f"{path}.{key}"))
             if contains_card_number(name):
@@ -107,6 +113,14 @@ def find_secrets(value: Any, path: str = "$") -> list[str]:
     ):
         found.append(path)
     return found
+
+
+def _is_digest(name: str, value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _HEX_DIGEST.fullmatch(value) is not None
+        and _DIGEST_NAME.search(name) is not None
+    )
 
 
 def _may_hold_card_number(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 
 from hypothesis import given
@@ -40,6 +42,32 @@ def test_uuids_are_never_taken_for_card_numbers() -> None:
         for value in (str(uuid7()), str(uuid.uuid4())):
             assert not contains_card_number(value), value
             assert find_secrets({"resource": f"data_key:{value}"}) == []
+
+
+def test_digest_fields_are_never_taken_for_card_numbers() -> None:
+    # About 1% of hex digests hold a Luhn-valid run of 13+ digits: the audit ledger once refused
+    # an evidence record for its "sha256". 3k samples of each length hold dozens of such runs.
+    runs_a_plain_scan_flags = 0
+    for index in range(3_000):
+        data = index.to_bytes(4, "big")
+        for name, digest in (
+            ("sha1", hashlib.sha1(data, usedforsecurity=False).hexdigest()),
+            ("sha256", hashlib.sha256(data).hexdigest()),
+            ("digest", hashlib.sha512(data).hexdigest()),
+            ("key_fingerprint", hashlib.sha256(data + b"k").hexdigest()),
+        ):
+            runs = re.findall(r"(?<!\d)\d{13,19}(?!\d)", digest)
+            runs_a_plain_scan_flags += any(luhn_valid(run) for run in runs)
+            assert find_secrets({"artefacts": [{name: digest}]}) == []
+    assert runs_a_plain_scan_flags > 10
+
+
+def test_only_a_whole_hex_value_under_a_digest_name_is_spared() -> None:
+    card = "4111111111111111"
+    assert find_secrets({"sha256": card}) == ["$.sha256"]  # not hex of a digest's length
+    assert find_secrets({"sha256": card + "a" * 48, "x": "y"}) == []
+    assert find_secrets({"note": card + "a" * 48}) == ["$.note"]  # not named as a digest
+    assert find_secrets({"sha256": f"{card} " + "a" * 47}) == ["$.sha256"]
 
 
 def test_masking_keeps_the_rest_of_the_text() -> None:
