@@ -67,10 +67,14 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/device", _IAM_PAGES_CSP),
 )
 
-# Path prefixes whose requests may carry a body larger than settings.max_body_bytes
-# (server.body_limit), each with the "module:CONSTANT" holding its limit in bytes.
+# The one table of body limits other than settings.max_body_bytes (server.body_limit enforces
+# them at the edge, 413, before authentication): path prefix -> "module:CONSTANT" holding the
+# limit in bytes; the longest matching prefix wins. No endpoint bounds its body itself, except
+# the OAuth endpoints' smaller form limit, which is an RFC 6749 invalid_request (iam.oauth2).
 BODY_LIMIT_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/v1/vault/", "vault.endpoints:MAX_BODY_BYTES"),  # 1000-value batches
+    ("/v1/vault/proxy/", "vault.proxy.forwarding:MAX_PROXY_BODY_BYTES"),
+    ("/proxy/in/", "vault.proxy.forwarding:MAX_PROXY_BODY_BYTES"),
 )
 
 

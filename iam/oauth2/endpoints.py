@@ -33,6 +33,9 @@ from iam.oauth2.userinfo_endpoint import userinfo
 router = APIRouter(tags=["oauth2"])
 log = get_logger(__name__)
 
+# Not a row of server.registry.BODY_LIMIT_BY_PREFIX on purpose: the edge's 413 problem+json
+# bounds what is read (RAMPART_MAX_BODY_BYTES); below it, an oversize form is a malformed OAuth
+# request, answered in the RFC 6749 error format every OAuth client parses (invalid_request).
 MAX_FORM_BYTES = 64 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 

@@ -21,6 +21,7 @@ from server.app import create_app
 from tests.policies.processes import rampart_process
 from tests.server.conftest import prepare
 from vault.endpoints import MAX_BODY_BYTES
+from vault.proxy.forwarding import MAX_PROXY_BODY_BYTES
 
 PROBLEM = "application/problem+json"
 TOO_LARGE = "https://rampart.dev/problems/content-too-large"
@@ -173,3 +174,20 @@ def test_vault_routes_declare_their_larger_limit(api: TestClient, http_settings:
     over_vault = b"x" * (MAX_BODY_BYTES + 1)
     refused = api.post(path, content=over_vault, headers={"Authorization": BEARER})
     assert refused.status_code == 413 and refused.json()["type"] == TOO_LARGE
+
+
+def test_the_proxies_limit_is_a_row_of_the_one_table(
+    api: TestClient, http_settings: Settings
+) -> None:
+    """The proxies' limit is a row of registry.BODY_LIMIT_BY_PREFIX, answered at the edge like
+    every other (413 content-too-large before authentication), not by a second limiter in the
+    endpoint (after authentication: a 401, or a proxy-specific 413)."""
+    assert MAX_PROXY_BODY_BYTES < MAX_BODY_BYTES
+    for path in ("/v1/vault/proxy/crm/orders", "/proxy/in/acme/gateway/hook"):
+        answer = api.post(
+            path, content=b"x" * (MAX_PROXY_BODY_BYTES + 1), headers={"Authorization": BEARER}
+        )
+        assert answer.status_code == 413, path
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.json()["type"] == TOO_LARGE, path
+    assert http_settings.max_body_bytes <= MAX_PROXY_BODY_BYTES  # /proxy/in: same answer before

@@ -13,7 +13,6 @@ RampartError (core)
  ├── Unauthenticated (core)            401
  │    └── SignatureInvalid             401  inbound: missing, stale or wrong HMAC signature
  ├── DestinationRefused                403  SSRF guard: a non-public address, scheme or userinfo
- ├── ProxyBodyTooLarge                 413
  └── UpstreamFailed                    502  unreachable, TLS failure, redirect, oversize answer
       └── UpstreamTimeout              504
 """
@@ -53,10 +52,6 @@ class SignatureInvalid(Unauthenticated):
 
 class DestinationRefused(RampartError):
     status, slug, title = 403, "vault-proxy-destination-refused", "Destination refused"
-
-
-class ProxyBodyTooLarge(RampartError):
-    status, slug, title = 413, "vault-proxy-body-too-large", "Proxied body too large"
 
 
 class UpstreamFailed(RampartError):

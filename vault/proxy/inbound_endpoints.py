@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from vault.proxy.endpoints import read_bounded_body, relayed_response
+from vault.proxy.endpoints import relayed_response
 from vault.proxy.inbound import forward_inbound
 
 router = APIRouter(prefix="/proxy/in", tags=["vault proxies"])
@@ -25,7 +25,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     summary="Signed inbound request: declared fields tokenized, then forwarded upstream",
 )
 async def receive(tenant: str, route: str, path: str, request: Request) -> Response:
-    body = await read_bounded_body(request)
+    # At most MAX_PROXY_BODY_BYTES: the edge refused more (server.registry.BODY_LIMIT_BY_PREFIX).
+    body = await request.body()
     answer = await run_in_threadpool(
         lambda: forward_inbound(
             tenant=tenant,
