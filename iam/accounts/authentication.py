@@ -49,7 +49,7 @@ def prepare_login(db: Session, email: str, *, client_address: str | None) -> Log
     """Phase 1, reads only: is the source blocked, which account, is it locked."""
     now = utcnow()
     source = throttling.source_key(client_address)
-    if throttling.is_source_blocked(db, source, now):
+    if throttling.is_blocked(db, source, now):
         return LoginAttempt(source, None, None, "source_throttled")
     try:
         normalized = normalize_email(email)

@@ -86,7 +86,8 @@ class PasswordHistory(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per source (``ip:<address>``) in the current window; blocked until a time."""
+    """Failures per key in the current window, blocked until a time (iam.accounts.throttling):
+    failed logins per source (``ip:<address>``), wrong device user codes per account."""
 
     __tablename__ = "iam_login_throttles"
 

@@ -1,5 +1,6 @@
-"""Per-source login throttling: too many failed logins from one client address within a window
-block that source for a while. Counters live in the database, so every replica sees them."""
+"""Failure throttling: too many failures under one key within a window block that key for a
+while. Logins use it per source (client address); the device verification page per account
+(wrong user codes). Counters live in the database, so every replica sees them."""
 
 from __future__ import annotations
 
@@ -20,19 +21,30 @@ def source_key(client_address: str | None) -> str:
     return f"ip:{client_address or 'unknown'}"[:MAX_SOURCE_LENGTH]
 
 
-def is_source_blocked(db: Session, source: str, now: datetime) -> bool:
-    row = db.get(LoginThrottle, source)
+def is_blocked(db: Session, key: str, now: datetime) -> bool:
+    row = db.get(LoginThrottle, key)
     return row is not None and row.blocked_until is not None and row.blocked_until > now
 
 
 def record_source_failure(db: Session, source: str, now: datetime) -> bool:
     """Count one failed login from ``source``; True when the source is (now) blocked."""
     settings = get_settings()
-    window = timedelta(seconds=settings.login_throttle_window_seconds)
-    _ensure_row(db, source, now)
+    return record_failure(
+        db,
+        source,
+        now,
+        limit=settings.login_throttle_failures,
+        window=timedelta(seconds=settings.login_throttle_window_seconds),
+    )
+
+
+def record_failure(db: Session, key: str, now: datetime, *, limit: int, window: timedelta) -> bool:
+    """Count one failure under ``key``; at ``limit`` failures within ``window`` the key is
+    blocked for ``window``. True when the key is (now) blocked."""
+    _ensure_row(db, key, now)
     row = db.scalars(
         select(LoginThrottle)
-        .where(LoginThrottle.source == source)
+        .where(LoginThrottle.source == key)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
@@ -40,7 +52,7 @@ def record_source_failure(db: Session, source: str, now: datetime) -> bool:
         row.failures = 0
         row.window_started_at = now
     row.failures += 1
-    if row.failures >= settings.login_throttle_failures:
+    if row.failures >= limit:
         row.blocked_until = now + window
     db.flush()
     return row.blocked_until is not None and row.blocked_until > now

@@ -11,13 +11,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.audit.models import AuditEntry
 from core.audit.service import record_event
 from core.clock import utcnow
 from core.http import DbSession
+from iam.accounts import throttling
 from iam.oauth2 import service as oauth_clients
 from iam.oauth2.grants.device_code import DEVICE_PATH, find_pending_by_user_code
 from iam.oauth2.models import DeviceAuthorization
@@ -42,18 +41,9 @@ def _login_redirect(user_code: str) -> Response:
     return redirect(f"/login?next={quote(target, safe='')}")
 
 
-def _wrong_codes(db: Session, login: LoginState) -> int:
-    since = utcnow() - WRONG_CODE_WINDOW
-    count = db.execute(
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.event_type == WRONG_CODE_EVENT,
-            AuditEntry.actor == f"user:{login.user_id}",
-            AuditEntry.occurred_at >= since,
-        )
-    ).scalar_one()
-    return int(count)
+def _wrong_codes_key(login: LoginState) -> str:
+    # A row of the login throttle table (iam.accounts.throttling), not a count over the ledger.
+    return f"device-code:user:{login.user_id}"
 
 
 def _entry_form(
@@ -85,10 +75,13 @@ def device_submit(
         return _login_redirect(user_code)
     if not sessions.csrf_valid(db, request, csrf_token):
         return _entry_form(db, request, user_code, status=403, error=CSRF_MESSAGE)
-    if _wrong_codes(db, login) >= WRONG_CODE_LIMIT:
+    if throttling.is_blocked(db, _wrong_codes_key(login), utcnow()):
         return _entry_form(db, request, "", status=429, error=TOO_MANY_MESSAGE)
     row = find_pending_by_user_code(db, user_code)
     if row is None:
+        throttling.record_failure(
+            db, _wrong_codes_key(login), utcnow(), limit=WRONG_CODE_LIMIT, window=WRONG_CODE_WINDOW
+        )
         record_event(
             db,
             event_type=WRONG_CODE_EVENT,
