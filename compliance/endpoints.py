@@ -35,8 +35,9 @@ from core.authz import Principal, authorize
 from core.clock import utcnow
 from core.http import DbSession
 from core.jobs import enqueue
+from core.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
+router = APIRouter(prefix="/v1/compliance", tags=["compliance"], route_class=StrictJsonRoute)
 
 ComplianceReader = Annotated[Principal, authorize("compliance", "read")]
 ComplianceLister = Annotated[Principal, authorize("compliance", "list")]

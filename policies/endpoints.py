@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from core.authz import Principal, authorize
 from core.clock import utcnow
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from policies import service
 from policies.enforcer import DecisionContext
 from policies.exceptions import BatchTooLarge
@@ -34,7 +35,7 @@ from policies.schemas import (
 )
 from policies.sync import PolicyChange
 
-router = APIRouter(tags=["authorization"])
+router = APIRouter(tags=["authorization"], route_class=StrictJsonRoute)
 
 AuthzChecker = Annotated[Principal, authorize("authz", "check")]
 PolicyReader = Annotated[Principal, authorize("policies", "read")]

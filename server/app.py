@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
+from core.strict_json import StrictJsonRoute
 from server import health, registry
 from server.body_limit import BodyLimits
 from server.docs_page import DOCS_PATH, build_docs_page
 from server.fast_paths import FastPathMiddleware
-from server.json_bodies import refuse_duplicate_keys
 from server.lifespan import LifespanHook, build_lifespan, default_hooks
 from server.middleware import EdgeMiddleware, SecurityHeaderPolicy
 from server.openapi import install_problem_documentation
@@ -43,8 +43,8 @@ def create_app(
         docs_url=None,  # served by server.docs_page with its own CSP
         redoc_url=None,
         lifespan=build_lifespan(settings, [*default_hooks(settings), *extra_hooks]),
-        dependencies=[Depends(refuse_duplicate_keys)],
     )
+    app.router.route_class = StrictJsonRoute  # operations added on the app itself
     app.state.settings = settings
     app.state.readiness_probes = readiness_probes(settings)
 

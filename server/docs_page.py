@@ -13,6 +13,8 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
+from core.strict_json import StrictJsonRoute
+
 DOCS_PATH = "/docs"
 ASSETS_PATH = DOCS_PATH + "/assets"
 # Served from memory, for a day: they change only with the package (or this file).
@@ -85,7 +87,7 @@ def build_docs_page(openapi_url: str, title: str) -> tuple[APIRouter, str]:
     """The /docs router (page and assets) and the CSP its page needs."""
     page = _page(title)
     init_script = _init_script(openapi_url)
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
 
     @router.get(DOCS_PATH, include_in_schema=False)
     async def docs() -> HTMLResponse:

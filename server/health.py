@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from core.errors import PROBLEM_BASE
+from core.strict_json import StrictJsonRoute
 from server.metrics import render_metrics
 from server.openapi import problem_response
 from server.problems import ProblemResponse, problem_body
@@ -18,7 +19,7 @@ NOT_READY_TYPE = PROBLEM_BASE + "not-ready"
 # Listed for the zero-trust layer: these answer without authentication.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StrictJsonRoute)
 
 
 class Health(BaseModel):

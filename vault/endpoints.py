@@ -22,6 +22,7 @@ from core.authz import Principal, authorize, check_access, permits
 from core.clock import utcnow
 from core.errors import RampartError
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from vault import access, lifecycle, service
 from vault.exceptions import CandidateBudgetExceeded
 from vault.oracles import (
@@ -70,7 +71,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
 
 
-router = APIRouter(prefix="/v1/vault", tags=["vault"])
+router = APIRouter(prefix="/v1/vault", tags=["vault"], route_class=StrictJsonRoute)
 
 
 def _problem(error: RampartError) -> JSONResponse:

@@ -17,6 +17,7 @@ from core.database import unit_of_work
 from core.errors import RampartError
 from core.logging import get_logger
 from core.settings import get_settings
+from core.strict_json import StrictJsonRoute
 from iam.keys.service import clear_signing_key_cache, ensure_signing_key, published_jwks
 from iam.oauth2 import discovery
 from iam.oauth2.authorization_server import AuthorizationServer
@@ -30,7 +31,7 @@ from iam.oauth2.responses import oauth_error
 from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
 from iam.oauth2.userinfo_endpoint import userinfo
 
-router = APIRouter(tags=["oauth2"])
+router = APIRouter(tags=["oauth2"], route_class=StrictJsonRoute)
 log = get_logger(__name__)
 
 # Not a row of server.registry.BODY_LIMIT_BY_PREFIX on purpose: the edge's 413 problem+json

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from iam.accounts.models import User
 from iam.accounts.service import get_user
 from iam.mfa import recovery, totp, webauthn
@@ -21,7 +22,7 @@ from iam.pages.rendering import page, redirect, safe_next
 from iam.sessions import service as sessions
 from iam.sessions.models import LoginSession
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
 ENROLMENT_STATES = ("enrolment_required", "authenticated")
 

@@ -8,9 +8,10 @@ from fastapi.responses import FileResponse, Response
 
 from core.errors import NotFound
 from core.settings import get_settings
+from core.strict_json import StrictJsonRoute
 from iam.pages.rendering import STATIC
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
 _FILES = {"rampart.css": "text/css", "webauthn.js": "text/javascript"}
 _CACHE = {"cache-control": "public, max-age=3600"}

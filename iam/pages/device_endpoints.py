@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core.audit.service import record_event
 from core.clock import utcnow
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from iam.accounts import throttling
 from iam.oauth2 import service as oauth_clients
 from iam.oauth2.grants.device_code import DEVICE_PATH, find_pending_by_user_code
@@ -25,7 +26,7 @@ from iam.pages.rendering import page, redirect
 from iam.sessions import service as sessions
 from iam.sessions.service import LoginState
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
 TITLE = "Connect a device"
 # Says nothing about whether the code exists, was used, expired or belongs to someone else.

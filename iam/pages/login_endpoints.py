@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.database import unit_of_work
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from iam.accounts import authentication
 from iam.accounts.exceptions import INVALID_CREDENTIALS_MESSAGE
 from iam.accounts.models import User
@@ -23,7 +24,7 @@ from iam.pages.rendering import page, redirect, safe_next
 from iam.sessions import service as sessions
 from iam.sessions.models import LoginSession
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
 CSRF_MESSAGE = "Your session expired or the form was stale. Please try again."
 CODE_MESSAGE = "That code is not valid. Try the current code from your app."

@@ -1,5 +1,6 @@
 """A JSON body naming a key twice is refused with 400 (issue 12 item 10), at any depth, on every
-routed operation of the real application; the problem names the key, never a value."""
+operation of the real application, parsed once by FastAPI with core.strict_json; the problem
+names the key, never a value."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from core import strict_json
 from core.settings import Settings
+from core.strict_json import StrictJsonRoute
 from server.app import create_app
 
 PROBLEM = "application/problem+json"
@@ -68,3 +71,14 @@ def test_a_key_that_looks_like_a_card_number_is_masked() -> None:
         strict_json.loads(b'{"4111111111111111": 1, "4111111111111111": 2}')
     assert "4111111111111111" not in refused.value.detail
     assert "4111111111111111" not in str(refused.value.extensions)
+
+
+def test_every_operation_parses_with_the_strict_parser(http_settings: Settings) -> None:
+    """One parser, once per request: every operation the app serves is a StrictJsonRoute, so
+    FastAPI's own body handling is the strict parse (a router without it would parse with the
+    standard json module and keep the last of two values)."""
+    app = create_app(http_settings)
+    routes = [c.original_route for c in iter_route_contexts(app.routes)]
+    operations = [route for route in routes if isinstance(route, APIRoute)]
+    assert len(operations) > 50  # the walk saw the domain routers
+    assert [route.path for route in operations if not isinstance(route, StrictJsonRoute)] == []

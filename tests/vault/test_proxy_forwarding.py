@@ -255,6 +255,14 @@ def test_bad_tokens_bodies_and_paths_are_refused_before_forwarding(
         headers={"Authorization": CHECKOUT},
     )
     assert not_json.status_code == 422
+    # Parsed by core.strict_json: a second "number" is refused, not forwarded in the token's place.
+    duplicate = proxy_api.post(
+        "/v1/vault/proxy/gateway/charges",
+        content=b'{"card": {"number": "%s", "number": "%s"}}' % (token.encode(), PAN.encode()),
+        headers={"Authorization": CHECKOUT, "Content-Type": "application/json"},
+    )
+    assert duplicate.status_code == 400
+    assert duplicate.json()["type"] == "https://rampart.dev/problems/duplicate-json-key"
     put = proxy_api.put(
         "/v1/vault/proxy/gateway/charges",
         json={"card": {"number": token}},

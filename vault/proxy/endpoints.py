@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.authz import Principal, authorize, authorize_request, check_access
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 from vault.proxy.forwarding import ProxyResponse
 from vault.proxy.outbound import forward_outbound
 from vault.proxy.routes import (
@@ -30,7 +31,7 @@ from vault.proxy.schemas import (
     declaration_fields,
 )
 
-router = APIRouter(prefix="/v1/vault", tags=["vault proxies"])
+router = APIRouter(prefix="/v1/vault", tags=["vault proxies"], route_class=StrictJsonRoute)
 
 RoutesReader = Annotated[Principal, authorize("vault:routes", "read")]
 RoutesWriter = Annotated[Principal, authorize("vault:routes", "write")]

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import strict_json
 from core.audit.service import record_event
 from core.database import unit_of_work
 from core.errors import RampartError
@@ -55,7 +56,7 @@ def check_method(route: ProxyRoute, method: str) -> None:
 
 def parse_body(body: bytes) -> Any:
     try:
-        document = json.loads(body)
+        document = strict_json.loads(body)  # a repeated key: 400 duplicate-json-key
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProxyBodyInvalid("the body must be JSON") from exc
     if not isinstance(document, dict | list):

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from core.strict_json import StrictJsonRoute
 from vault.proxy.endpoints import relayed_response
 from vault.proxy.inbound import forward_inbound
 
-router = APIRouter(prefix="/proxy/in", tags=["vault proxies"])
+router = APIRouter(prefix="/proxy/in", tags=["vault proxies"], route_class=StrictJsonRoute)
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": "problem+json"} for status in (401, 403, 405, 413, 422, 502, 503, 504)
 }
