@@ -219,41 +219,27 @@ def revoke_family(db: Session, family: RefreshFamily, reason: str) -> list[str]:
     return jtis
 
 
-def revoke_families_of_client(db: Session, client_id: str, reason: str) -> int:
+def _revoke_families_where(db: Session, condition: ColumnElement[bool], reason: str) -> int:
     families = db.execute(
-        select(RefreshFamily).where(
-            RefreshFamily.client_id == client_id, RefreshFamily.revoked_at.is_(None)
-        )
+        select(RefreshFamily).where(condition, RefreshFamily.revoked_at.is_(None))
     ).scalars()
     count = 0
     for family in families:
         revoke_family(db, family, reason)
         count += 1
     return count
+
+
+def revoke_families_of_client(db: Session, client_id: str, reason: str) -> int:
+    return _revoke_families_where(db, RefreshFamily.client_id == client_id, reason)
 
 
 def revoke_families_of_user(db: Session, user_id: UUID, reason: str) -> int:
-    families = db.execute(
-        select(RefreshFamily).where(
-            RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)
-        )
-    ).scalars()
-    count = 0
-    for family in families:
-        revoke_family(db, family, reason)
-        count += 1
-    return count
+    return _revoke_families_where(db, RefreshFamily.user_id == user_id, reason)
 
 
 def revoke_families_of_session(db: Session, sid: str, reason: str) -> int:
-    families = db.execute(
-        select(RefreshFamily).where(RefreshFamily.sid == sid, RefreshFamily.revoked_at.is_(None))
-    ).scalars()
-    count = 0
-    for family in families:
-        revoke_family(db, family, reason)
-        count += 1
-    return count
+    return _revoke_families_where(db, RefreshFamily.sid == sid, reason)
 
 
 # ---- revoked access tokens -----------------------------------------------------------------
