@@ -54,6 +54,8 @@ def _login(server: str | None) -> None:
 
     settings = get_settings()
     base = server_base(server or settings.server_url or settings.issuer)
+    if not _safe_transport(base):
+        raise BadRequest(f"{base}: tokens go only over https (plain http only to a loopback host)")
     meta = discover(base)
     started = fetch_json(
         "POST",
@@ -111,6 +113,23 @@ def _login(server: str | None) -> None:
     who = _identity(stored)
     _say(f"Logged in to {base} as {who['email'] or who['subject']} ({who['subject']})")
     _say(f"Login stored in {path} (mode 0600)")
+
+
+def _safe_transport(base: str) -> bool:
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _oauth_error(response: Any) -> str | None:

@@ -99,6 +99,16 @@ def test_device_login_whoami_vault_through_the_api_and_logout(server: str, tmp_p
     assert identity["acr"] == "urn:rampart:acr:mfa" and {"otp", "mfa"} <= set(identity["amr"])
     assert stored["access_token"] not in who.stdout
 
+    # An access token about to expire is refreshed (rotated pair stored, still 0600).
+    credentials.write_text(json.dumps({**stored, "expires_at": 0}))
+    refreshed = rampart(env, "whoami", "--json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    renewed = json.loads(credentials.read_text())
+    assert renewed["access_token"] != stored["access_token"]
+    assert renewed["refresh_token"] != stored["refresh_token"] and renewed["expires_at"] > 0
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    stored = renewed
+
     made = rampart(env, "vault", "tokenize", "--type", "pan", stdin=PAN + "\n")
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
@@ -179,3 +189,12 @@ def test_denied_and_expired_logins_end_with_one_line(server: str, tmp_path: Path
     assert code == 1
     assert err == "error: the code expired before it was approved: run `rampart login` again\n"
     assert not (tmp_path / "ann" / "rampart" / "credentials.json").exists()
+
+
+def test_login_refuses_plain_http_to_another_host(tmp_path: Path) -> None:
+    refused = rampart(cli_env(tmp_path), "login", "--server", "http://rampart.shop.example")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "error: http://rampart.shop.example: tokens go only over https "
+        "(plain http only to a loopback host)\n"
+    )
