@@ -45,6 +45,12 @@ class Principal:
             return f"client:{self.client_id or self.subject}"
         return f"user:{self.subject}"
 
+    @property
+    def actor(self) -> str:
+        """How the ledger names what this caller did: a service by its client id, a person as
+        ``user:<sub>`` (a bare user id would not say it is a person, PCI DSS 10.2.1)."""
+        return self.subject if self.kind == "service" else self.name
+
 
 @dataclass(frozen=True, slots=True)
 class AccessRequest:

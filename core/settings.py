@@ -51,6 +51,13 @@ class Settings(BaseSettings):
             "such as 0.0.0.0), so `serve --port 9000` issues as `http://127.0.0.1:9000`."
         ),
     )
+    server_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL the CLI's `rampart login` reaches the server at (and that data-plane "
+            "commands expect the stored login to be for). Unset: the issuer."
+        ),
+    )
     env: Literal["development", "production", "test"] = Field(
         default="development",
         description=(

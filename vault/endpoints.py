@@ -118,7 +118,7 @@ def over_budget(
 ) -> JSONResponse:
     """429 for a run of candidates past the caller's budget; its alert commits (nothing else of
     the request was stored)."""
-    record_event(session, **alert_event(error, view, kind, operation, caller.subject))
+    record_event(session, **alert_event(error, view, kind, operation, caller.actor))
     response = _problem(error)
     response.headers["Retry-After"] = str(error.extensions["retry_after_seconds"])
     return response
@@ -160,7 +160,7 @@ def _add_type_routes(token_type: TokenType) -> None:
                 tenant=caller.tenant,
                 token_type=kind,
                 items=[tokenize_request(body)],
-                actor=caller.subject,
+                actor=caller.actor,
                 view=view,
             )
         except CandidateBudgetExceeded as exc:
@@ -185,7 +185,7 @@ def _add_type_routes(token_type: TokenType) -> None:
                 tenant=caller.tenant,
                 token_type=kind,
                 items=[tokenize_request(item) for item in body.items],
-                actor=caller.subject,
+                actor=caller.actor,
                 view=view,
             )
         except CandidateBudgetExceeded as exc:
@@ -206,7 +206,7 @@ def _add_type_routes(token_type: TokenType) -> None:
             token_type=kind,
             tokens=[body.token],
             purpose=body.purpose,
-            actor=caller.subject,
+            actor=caller.actor,
         )
         return detokenized_response(outcomes)
 
@@ -224,7 +224,7 @@ def _add_type_routes(token_type: TokenType) -> None:
             token_type=kind,
             tokens=body.tokens,
             purpose=body.purpose,
-            actor=caller.subject,
+            actor=caller.actor,
         )
         return detokenized_batch_response(outcomes)
 
@@ -294,7 +294,7 @@ def _add_token_use_routes(
     ) -> list[Any] | Response:
         if not token_use.viewed:
             return use(
-                session, tenant=caller.tenant, token_type=kind, tokens=tokens, actor=caller.subject
+                session, tenant=caller.tenant, token_type=kind, tokens=tokens, actor=caller.actor
             )
         view = caller_view(request, caller, kind)
         try:
@@ -303,7 +303,7 @@ def _add_token_use_routes(
                 tenant=caller.tenant,
                 token_type=kind,
                 tokens=tokens,
-                actor=caller.subject,
+                actor=caller.actor,
                 view=view,
             )
         except CandidateBudgetExceeded as exc:
@@ -392,7 +392,7 @@ StatsReader = Annotated[Principal, authorize("vault", "stats")]
 def erase_subject(body: SubjectIn, session: DbSession, caller: SubjectEraser) -> ErasureOut:
     """Crypto-shred a data subject: destroy the keys of all their values (GDPR Art. 17)."""
     report = lifecycle.erase_subject(
-        session, tenant=caller.tenant, subject=body.subject, actor=caller.subject
+        session, tenant=caller.tenant, subject=body.subject, actor=caller.actor
     )
     return ErasureOut(
         keys_destroyed=report.keys_destroyed, tokens_unreadable=report.tokens_unreadable

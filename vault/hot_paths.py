@@ -83,7 +83,7 @@ def _draft(
     """Validate, and draw and encrypt when keys are in memory (the common case): the group
     commit's transaction then only inserts."""
     prepared = service.prepare_batch(kind, requests)
-    return service.draft_batch(caller.tenant, prepared, caller.subject, view) or prepared
+    return service.draft_batch(caller.tenant, prepared, caller.actor, view) or prepared
 
 
 def _storing(
@@ -92,11 +92,11 @@ def _storing(
     if isinstance(draft, service.DraftedBatch):
         drafted = draft
         return lambda session: service.store_drafted(
-            session, caller.tenant, drafted, caller.subject, view
+            session, caller.tenant, drafted, caller.actor, view
         )
     prepared = draft
     return lambda session: service.store_audited(
-        session, caller.tenant, prepared, caller.subject, view
+        session, caller.tenant, prepared, caller.actor, view
     )
 
 
@@ -164,7 +164,7 @@ def _detokenize(kind: str, model: type[DetokenizeIn] | type[DetokenizeBatchIn]) 
                 token_type=kind,
                 tokens=tokens,
                 purpose=parsed.purpose,
-                actor=caller.subject,
+                actor=caller.actor,
             ),
         )
         return detokenized_response(outcomes) if single else detokenized_batch_response(outcomes)

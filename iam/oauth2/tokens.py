@@ -35,6 +35,15 @@ class Subject:
         return str(self.user_id)
 
 
+def token_amr(subject: Subject) -> list[str]:
+    """The ``amr`` claim: the methods used, plus RFC 8176's ``mfa`` when two or more distinct
+    factors were (the policies' ``mfa`` condition reads that value)."""
+    methods = list(subject.amr)
+    if len(set(methods)) >= 2 and "mfa" not in methods:
+        methods.append("mfa")
+    return methods
+
+
 def access_token_audience(allowed: list[str], scope: str, resource: str | None) -> list[str]:
     """``aud``: the requested resource (RFC 8707) if the client may address it, else the
     client's audiences, else the issuer; the issuer is added for ``openid`` (userinfo)."""
@@ -88,7 +97,7 @@ def sign_access_token(
         if subject.acr:
             claims["acr"] = subject.acr
         if subject.amr:
-            claims["amr"] = list(subject.amr)
+            claims["amr"] = token_amr(subject)
         if subject.sid:
             claims["sid"] = subject.sid
     header = {"alg": key.alg, "typ": ACCESS_TOKEN_TYP, "kid": key.kid}
@@ -123,7 +132,7 @@ def mint_id_token(
     if subject.acr:
         claims["acr"] = subject.acr
     if subject.amr:
-        claims["amr"] = list(subject.amr)
+        claims["amr"] = token_amr(subject)
     if subject.sid:
         claims["sid"] = subject.sid
     if access_token:

@@ -1,5 +1,6 @@
 """The userinfo endpoint (OIDC Core §5.3): a bearer access token of ours, with ``openid`` scope,
-not revoked; errors per RFC 6750 in ``WWW-Authenticate``."""
+not revoked; errors per RFC 6750 in ``WWW-Authenticate``. A first-party client (`rampart whoami`)
+with ``profile`` also gets the person's ``roles``; third-party relying parties never do."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def _bearer_error(error: str, description: str, status: int) -> Response:
         status_code=status,
         headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
     )
+
+
+def _first_party(db: Session, client_id: object) -> bool:
+    from iam.oauth2.service import get_client
+
+    client = get_client(db, client_id) if isinstance(client_id, str) else None
+    return client is not None and client.first_party
 
 
 def userinfo(db: Session, authorization: str | None) -> Response:
@@ -54,4 +62,9 @@ def userinfo(db: Session, authorization: str | None) -> Response:
     claims = user_claims(db, user_id, str(verified.claims.get("scope", "")))
     if claims is None:
         return _bearer_error("invalid_token", "The user is no longer active.", 401)
+    if "profile" in verified.scopes and _first_party(db, verified.claims.get("client_id")):
+        from iam.accounts.service import get_user
+
+        user = get_user(db, user_id)
+        claims["roles"] = user.roles if user is not None else []
     return JSONResponse(claims, headers={"Cache-Control": "no-store"})

@@ -1,7 +1,8 @@
 """The RFC 8628 verification page: a logged-in person types (or follows a link with) the user
 code their CLI shows, sees which client asks for what, and approves or denies. The approval
 keeps how they logged in (amr, acr, auth_time, session), so the CLI's token carries their MFA.
-Wrong codes are counted per account (audited) and refused beyond a few per window."""
+Wrong codes are counted per account (audited) and refused beyond a few per window. An account
+with a second factor, or a role that demands one, approves only from a login that used it."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from core.clock import utcnow
 from core.http import DbSession
 from core.strict_json import StrictJsonRoute
 from iam.accounts import throttling
+from iam.accounts.service import get_user, roles_require_mfa
+from iam.mfa import service as mfa
 from iam.oauth2 import service as oauth_clients
 from iam.oauth2.grants.device_code import DEVICE_PATH, find_pending_by_user_code
 from iam.oauth2.models import DeviceAuthorization
 from iam.pages.login_endpoints import CSRF_MESSAGE
 from iam.pages.rendering import page, redirect
 from iam.sessions import service as sessions
-from iam.sessions.service import LoginState
+from iam.sessions.service import ACR_MFA, LoginState
 
 router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
 
@@ -32,7 +35,12 @@ TITLE = "Connect a device"
 # Says nothing about whether the code exists, was used, expired or belongs to someone else.
 BAD_CODE_MESSAGE = "That code is not valid or has expired. Check your device and try again."
 TOO_MANY_MESSAGE = "Too many wrong codes. Wait a few minutes, then start again on your device."
+MFA_MESSAGE = (
+    "Connecting a device needs a login with your second factor. "
+    "Log out, log in again with it, then enter the code."
+)
 WRONG_CODE_EVENT = "oauth2.device.code_rejected"
+MFA_REFUSED_EVENT = "oauth2.device.mfa_required"
 WRONG_CODE_LIMIT = 5
 WRONG_CODE_WINDOW = timedelta(minutes=15)
 
@@ -45,6 +53,15 @@ def _login_redirect(user_code: str) -> Response:
 def _wrong_codes_key(login: LoginState) -> str:
     # A row of the login throttle table (iam.accounts.throttling), not a count over the ledger.
     return f"device-code:user:{login.user_id}"
+
+
+def _needs_second_factor(db: Session, login: LoginState) -> bool:
+    """True when this login lacks the second factor the account has or its roles demand (a
+    session from before a role or a factor was added still carries a password-only login)."""
+    if login.acr == ACR_MFA:
+        return False
+    user = get_user(db, login.user_id)
+    return user is None or roles_require_mfa(user) or bool(mfa.mfa_methods(db, login.user_id))
 
 
 def _entry_form(
@@ -76,6 +93,16 @@ def device_submit(
         return _login_redirect(user_code)
     if not sessions.csrf_valid(db, request, csrf_token):
         return _entry_form(db, request, user_code, status=403, error=CSRF_MESSAGE)
+    if _needs_second_factor(db, login):
+        record_event(
+            db,
+            event_type=MFA_REFUSED_EVENT,
+            actor=f"user:{login.user_id}",
+            outcome="denied",
+            resource="oauth2_device_authorization",
+            details={"session": str(login.session_id), "amr": list(login.amr)},
+        )
+        return _entry_form(db, request, "", status=403, error=MFA_MESSAGE)
     if throttling.is_blocked(db, _wrong_codes_key(login), utcnow()):
         return _entry_form(db, request, "", status=429, error=TOO_MANY_MESSAGE)
     row = find_pending_by_user_code(db, user_code)

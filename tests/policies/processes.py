@@ -26,8 +26,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def rampart_process(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
+def rampart_process(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """A server on ``port`` (a free one by default: pass it to name the issuer beforehand)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -120,7 +120,7 @@ def routes_create(body: RouteIn, session: DbSession, caller: RoutesWriter) -> Re
             methods=tuple(body.methods),
             purpose=body.purpose,
         ),
-        actor=caller.subject,
+        actor=caller.actor,
     )
     out = RouteCreatedOut(route=RouteOut.of(route), secret=secret)
     return Response(
@@ -133,12 +133,12 @@ def routes_create(body: RouteIn, session: DbSession, caller: RoutesWriter) -> Re
 
 @router.delete("/routes/{name}", response_model=RouteOut, operation_id="vault_routes_delete")
 def routes_delete(name: str, session: DbSession, caller: RoutesWriter) -> RouteOut:
-    return RouteOut.of(delete_route(session, tenant=caller.tenant, name=name, actor=caller.subject))
+    return RouteOut.of(delete_route(session, tenant=caller.tenant, name=name, actor=caller.actor))
 
 
 @router.post("/routes/{name}/secret", response_model=SecretOut, operation_id="vault_routes_rotate")
 def routes_rotate_secret(name: str, session: DbSession, caller: RoutesWriter) -> Response:
-    secret = rotate_inbound_secret(session, tenant=caller.tenant, name=name, actor=caller.subject)
+    secret = rotate_inbound_secret(session, tenant=caller.tenant, name=name, actor=caller.actor)
     return Response(
         SecretOut(secret=secret).model_dump_json(),
         media_type="application/json",

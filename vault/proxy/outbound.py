@@ -67,7 +67,7 @@ def forward_outbound(
         document=document,
         headers=forwarded_headers(caller_headers, route),
         audit_details={"ids": ids, "purpose": route.purpose},
-        actor=caller.subject,
+        actor=caller.actor,
     )
     return answer
 
@@ -104,7 +104,7 @@ def _reveal(
                 token_type=token_type,
                 tokens=[slot.value for slot, _rule in slots],
                 purpose=route.purpose or "",
-                actor=caller.subject,
+                actor=caller.actor,
             )
             for (slot, _rule), outcome in zip(slots, outcomes, strict=True):
                 if isinstance(outcome, RampartError):
@@ -126,7 +126,7 @@ def _reveal(
             outcome="failure" if refused else "success",
             resource=f"vault:proxy:{route.name}",
             details={"route": route.name, "direction": route.direction, **details},
-            actor=caller.subject,
+            actor=caller.actor,
         )
     if refused is not None:
         raise refused  # after the commit: the failed detokenize stays audited
