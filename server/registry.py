@@ -23,6 +23,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "vault.models",
     "policies.models",
     "compliance.models",
+    "compliance.reviews_models",
 )
 
 
@@ -36,6 +37,7 @@ JOB_MODULES: tuple[str, ...] = (
     "iam.accounts.jobs",
     "vault.jobs",
     "compliance.jobs",
+    "compliance.reviews_jobs",
 )
 
 
@@ -48,6 +50,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
     "policies.endpoints",
     "compliance.endpoints",
+    "compliance.reviews_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
 from compliance.checks import load_all
 from compliance.controls import ControlLibrary
 from compliance.engine import EngineDeps, run
-from compliance.models import ManualEvidence
+from compliance.reviews_models import AccessReview
 from core.clock import utcnow
 from core.database import unit_of_work
 
@@ -31,37 +31,33 @@ def test_evidence_intact_fails_once_a_record_is_tampered(
     assert status == "fail" and observed == {"records": 1, "problems": 3}
 
 
-def test_access_review_age_needs_a_review_younger_than_six_months(
+def test_access_review_age_needs_a_signed_off_review_younger_than_six_months(
     deps: EngineDeps, library: ControlLibrary
 ) -> None:
     assert _run(deps, library, "compliance.access_review_age")[0] == "fail"
     with unit_of_work(deps.sessions) as session:
+        session.add(_review(opened=utcnow() - timedelta(days=2), signed_off=None))
         session.add(
-            ManualEvidence(
-                control_id="pci-dss-4.0.1:7.2.4",
-                filename="review.pdf",
-                media_type="application/pdf",
-                sha256="0" * 64,
-                content=b"review",
-                owner="ciso",
-                uploaded_by="user:officer",
-                uploaded_at=utcnow() - timedelta(days=200),
-                due_at=utcnow() - timedelta(days=17),
+            _review(
+                opened=utcnow() - timedelta(days=220), signed_off=utcnow() - timedelta(days=200)
             )
         )
+    # an open review does not count, nor one signed off 200 days ago
     assert _run(deps, library, "compliance.access_review_age")[0] == "fail"
     with unit_of_work(deps.sessions) as session:
         session.add(
-            ManualEvidence(
-                control_id="pci-dss-4.0.1:7.2.4",
-                filename="review-2.pdf",
-                media_type="application/pdf",
-                sha256="1" * 64,
-                content=b"review 2",
-                owner="ciso",
-                uploaded_by="user:officer",
-                uploaded_at=utcnow() - timedelta(days=10),
-                due_at=utcnow() + timedelta(days=170),
-            )
+            _review(opened=utcnow() - timedelta(days=12), signed_off=utcnow() - timedelta(days=10))
         )
     assert _run(deps, library, "compliance.access_review_age")[0] == "pass"
+
+
+def _review(*, opened: datetime, signed_off: datetime | None) -> AccessReview:
+    return AccessReview(
+        control_id="pci-dss-4.0.1:7.2.4",
+        reviewer="role:compliance_officer",
+        policy_version=1,
+        opened_by="user:officer",
+        opened_at=opened,
+        signed_off_by="user:officer" if signed_off else None,
+        signed_off_at=signed_off,
+    )
