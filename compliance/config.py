@@ -1,13 +1,15 @@
-"""The compliance engine's view of its ``RAMPART_COMPLIANCE_*`` environment variables (read
-here, as ``core.jobs.config`` does, until they move into ``core/settings.py``)."""
+"""The compliance engine's view of its ``RAMPART_COMPLIANCE_*`` settings (core.settings): the
+control library to judge against and where drift alerts go."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from compliance.controls import LIBRARY_DIR, ControlLibrary, default_library, load_library
+from core.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -16,16 +18,18 @@ class ComplianceConfig:
     """Another control library directory (tests, a shop's own frameworks); None: the built-in."""
     webhook_url: str | None = None
     """Where drift alerts (a control turning failing) are POSTed; None: no webhook."""
-    webhook_secret: str | None = None
+    webhook_secret: SecretStr | None = None
     """HMAC-SHA256 key of the ``X-Rampart-Signature`` header."""
 
     @classmethod
-    def from_env(cls) -> ComplianceConfig:
-        library = os.environ.get("RAMPART_COMPLIANCE_LIBRARY")
+    def from_env(cls, settings: Settings | None = None) -> ComplianceConfig:
+        """The configuration as ``settings`` (default: the process's, read from ``RAMPART_*``)
+        hold it."""
+        settings = settings or get_settings()
         return cls(
-            library_dir=Path(library) if library else None,
-            webhook_url=os.environ.get("RAMPART_COMPLIANCE_WEBHOOK_URL") or None,
-            webhook_secret=os.environ.get("RAMPART_COMPLIANCE_WEBHOOK_SECRET") or None,
+            library_dir=settings.compliance_library,
+            webhook_url=settings.compliance_webhook_url,
+            webhook_secret=settings.compliance_webhook_secret,
         )
 
     def library(self) -> ControlLibrary:

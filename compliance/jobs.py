@@ -111,14 +111,15 @@ def deliver_alert(session: Session, args: DeliverAlertArgs) -> JobResult:
 
 
 def _post(delivery: AlertDelivery, config: ComplianceConfig) -> tuple[int | None, str | None]:
-    if not config.webhook_secret:
+    secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""
+    if not secret:
         return None, "no webhook secret configured (RAMPART_COMPLIANCE_WEBHOOK_SECRET)"
     body = delivery.body.encode()
     timestamp = str(int(utcnow().timestamp()))
     headers = {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: alert_signature(config.webhook_secret, timestamp, body),
+        SIGNATURE_HEADER: alert_signature(secret, timestamp, body),
     }
     try:
         response = httpx.post(delivery.url, content=body, headers=headers, timeout=10.0)

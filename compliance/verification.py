@@ -5,8 +5,9 @@ The ledger's own chain is verified by ``rampart audit verify``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import orjson
 from cryptography.exceptions import InvalidSignature
@@ -38,41 +39,46 @@ class EvidenceReport:
 
 
 def verify_evidence(session: Session, trusted_public_keys: Iterable[bytes]) -> EvidenceReport:
+    """Verify every stored record, then every ``compliance.evidence`` ledger entry's link back.
+    Both are read in batches of ``_BATCH`` (records with their artefacts and ledger entries),
+    so a large store is verified in bounded memory; ``session`` is emptied after each batch."""
     keys = {
         key_fingerprint(raw): Ed25519PublicKey.from_public_bytes(raw) for raw in trusted_public_keys
     }
     report = EvidenceReport()
-    seen: set[str] = set()
-    artefacts = _artefacts_by_evidence(session)
-    last_id = None
+    for batch in _record_batches(session):
+        entries = _entries(session, [record.audit_seq for record in batch])
+        artefacts = _artefacts_of(session, [record.id for record in batch])
+        for record in batch:
+            report.checked += 1
+            stored = artefacts.get(record.id, [])
+            report.problems += _problems(record, keys, entries.get(record.audit_seq), stored)
+        session.expunge_all()
+    for seq, evidence_id in _entries_without_record(session):
+        report.problems.append(
+            f"audit entry {seq} records evidence {evidence_id} that is no longer stored"
+        )
+    return report
+
+
+def _record_batches(session: Session) -> Iterator[list[EvidenceRecord]]:
+    last_id: UUID | None = None
     while True:
         query = select(EvidenceRecord).order_by(EvidenceRecord.id).limit(_BATCH)
         if last_id is not None:
             query = query.where(EvidenceRecord.id > last_id)
         batch = list(session.scalars(query))
         if not batch:
-            break
-        entries = _entries(session, [record.audit_seq for record in batch])
-        for record in batch:
-            seen.add(str(record.id))
-            report.checked += 1
-            report.problems += _problems(record, keys, entries.get(record.audit_seq), artefacts)
+            return
+        yield batch
         last_id = batch[-1].id
-        session.expunge_all()
-    for seq, details in _evidence_entries(session):
-        if details.get("evidence_id") not in seen:
-            report.problems.append(
-                f"audit entry {seq} records evidence {details.get('evidence_id')} "
-                "that is no longer stored"
-            )
-    return report
 
 
 def _problems(
     record: EvidenceRecord,
     keys: dict[str, Ed25519PublicKey],
     entry: AuditEntry | None,
-    artefacts: dict[str, list[EvidenceArtefact]],
+    artefacts: list[EvidenceArtefact],
 ) -> list[str]:
     name = f"evidence {record.id}"
     try:
@@ -95,7 +101,7 @@ def _problems(
             or details.get("sha256") != digest
         ):
             problems.append(f"{name}: audit entry {record.audit_seq} does not record it")
-    problems += _artefact_problems(name, record, artefacts.get(str(record.id), []))
+    problems += _artefact_problems(name, record, artefacts)
     return problems
 
 
@@ -127,10 +133,11 @@ def _artefact_problems(
     ]
 
 
-def _artefacts_by_evidence(session: Session) -> dict[str, list[EvidenceArtefact]]:
-    grouped: dict[str, list[EvidenceArtefact]] = {}
-    for row in session.scalars(select(EvidenceArtefact)):
-        grouped.setdefault(str(row.evidence_id), []).append(row)
+def _artefacts_of(session: Session, evidence_ids: list[UUID]) -> dict[UUID, list[EvidenceArtefact]]:
+    grouped: dict[UUID, list[EvidenceArtefact]] = {}
+    query = select(EvidenceArtefact).where(EvidenceArtefact.evidence_id.in_(evidence_ids))
+    for row in session.scalars(query):
+        grouped.setdefault(row.evidence_id, []).append(row)
     return grouped
 
 
@@ -139,9 +146,36 @@ def _entries(session: Session, seqs: list[int]) -> dict[int, AuditEntry]:
     return {row.seq: row for row in rows}
 
 
-def _evidence_entries(session: Session) -> Iterable[tuple[int, dict[str, str]]]:
-    query = select(AuditEntry.seq, AuditEntry.details).where(
-        AuditEntry.event_type == EVIDENCE_EVENT
-    )
-    for seq, details in session.execute(query):
-        yield seq, orjson.loads(details)
+def _entries_without_record(session: Session) -> Iterator[tuple[int, object]]:
+    """``(seq, evidence id)`` of each evidence ledger entry whose record is not stored."""
+    last_seq = 0
+    while True:
+        query = (
+            select(AuditEntry.seq, AuditEntry.details)
+            .where(AuditEntry.event_type == EVIDENCE_EVENT, AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq)
+            .limit(_BATCH)
+        )
+        rows = [
+            (seq, orjson.loads(details).get("evidence_id"))
+            for seq, details in session.execute(query)
+        ]
+        if not rows:
+            return
+        named = {_as_uuid(evidence_id) for _, evidence_id in rows} - {None}
+        stored = set(session.scalars(select(EvidenceRecord.id).where(EvidenceRecord.id.in_(named))))
+        for seq, evidence_id in rows:
+            if _as_uuid(evidence_id) not in stored:
+                yield seq, evidence_id
+        last_seq = rows[-1][0]
+
+
+def _as_uuid(value: object) -> UUID | None:
+    """The record id an entry names, as stored (``str(record.id)``); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = UUID(value)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == value else None

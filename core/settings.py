@@ -338,6 +338,14 @@ class Settings(BaseSettings):
         default=3600, ge=60, description="Window of `RAMPART_VAULT_CANDIDATE_BUDGET`, in seconds."
     )
 
+    @field_validator(
+        "compliance_library", "compliance_webhook_url", "compliance_webhook_secret", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `RAMPART_COMPLIANCE_WEBHOOK_URL=` turns the webhook off, as leaving it out does.
+        return None if value == "" else value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -414,6 +422,24 @@ class Settings(BaseSettings):
     compliance_processing_records: Path | None = Field(
         default=None,
         description="YAML records of processing activities (GDPR Article 30) the check reads.",
+    )
+    compliance_library: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of another control library (a shop's own frameworks) used instead of the "
+            "built-in PCI DSS v4.0.1 and GDPR library."
+        ),
+    )
+    compliance_webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "URL drift alerts (a control turning failing) are POSTed to, signed with "
+            "`RAMPART_COMPLIANCE_WEBHOOK_SECRET`; unset: no webhook."
+        ),
+    )
+    compliance_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of the drift alerts' `X-Rampart-Signature` header.",
     )
 
     @property

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from compliance.checks.base import CheckContext, CheckResult, check
-from compliance.checks.canary import access_token, canary_client
+from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
 from policies import service as policies
 
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
@@ -75,12 +75,9 @@ def unauthenticated_probe(ctx: CheckContext) -> CheckResult:
 )
 def default_deny_probe(ctx: CheckContext) -> CheckResult:
     with canary_client(ctx) as client:
-        token = access_token(ctx, client)
-        if token is None:
-            return CheckResult(
-                "error", None, "an access token", "the token endpoint refused the canary"
-            )
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = bearer_headers(ctx, client)
+        if headers is None:
+            return TOKEN_REFUSED
         answers = {
             f"{method} {path}": ctx.http.request(method, path, headers=headers).status_code
             for method, path in DEFAULT_DENY_TARGETS

@@ -1,14 +1,15 @@
-"""Throw-away accounts and clients that probes exercise the live server with.
+"""Throw-away accounts, clients and vault tokens that probes exercise the live server with.
 
 Each is created in its own committed transaction (the server is another process), carries a
 random name that no real user has, and is deleted in a ``finally``: a probe leaves no account,
-client or policy line behind, whatever it found."""
+client, policy line or token behind, whatever it found."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -115,3 +116,59 @@ def bearer_headers(ctx: CheckContext, client: CanaryClient) -> dict[str, str] | 
     """``Authorization`` for the canary's own access token; None when the token was refused."""
     token = access_token(ctx, client)
     return None if token is None else {"Authorization": f"Bearer {token}"}
+
+
+POLICY_SYNC_SECONDS = 5.0  # replicas apply a policy change within a second; wait a few
+
+
+def retry_until_allowed(
+    send: Callable[[], httpx.Response], seconds: float = POLICY_SYNC_SECONDS
+) -> httpx.Response:
+    """The canary's rule reaches the server's enforcer within a second: retry 403s until then."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = send()
+        if response.status_code != 403 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class CanaryToken:
+    """A vault token of a canary client, with the client's ``Authorization`` header."""
+
+    token: str
+    headers: dict[str, str]
+    created: httpx.Response
+    """The tokenize answer (a probe may look for the value in it)."""
+
+
+@contextmanager
+def canary_token(
+    ctx: CheckContext,
+    policy_lines: Sequence[str],
+    kind: str,
+    value: str,
+    subject: str | None = None,
+) -> Iterator[CanaryToken | CheckResult]:
+    """A canary client (``policy_lines`` as in :func:`canary_client`; they must allow
+    ``tokenize`` and ``delete`` on ``vault/<kind>``) and ``value`` tokenized through the API.
+    Yields the token, or the ``error`` result to answer when no token could be had. The token
+    is deleted, then the client, whatever happens in the ``with`` block."""
+    with canary_client(ctx, policy_lines) as client:
+        headers = bearer_headers(ctx, client)
+        if headers is None:
+            yield TOKEN_REFUSED
+            return
+        body = {"value": value} if subject is None else {"value": value, "subject": subject}
+        created = retry_until_allowed(
+            lambda: ctx.http.post(f"/v1/vault/{kind}/tokens", json=body, headers=headers)
+        )
+        if created.status_code != 201:
+            yield CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
+            return
+        token = str(created.json()["token"])
+        try:
+            yield CanaryToken(token, headers, created)
+        finally:
+            ctx.http.post(f"/v1/vault/{kind}/delete", json={"token": token}, headers=headers)

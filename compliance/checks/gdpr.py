@@ -3,14 +3,14 @@ rest and erasure by crypto-shredding (32, 17), privacy by default (25)."""
 
 from __future__ import annotations
 
-import time
+import secrets
 from datetime import timedelta
 from typing import Any
 
 import yaml
 
 from compliance.checks.base import CheckContext, CheckResult, check
-from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
+from compliance.checks.canary import canary_token
 from vault.repository import count_expired
 
 PURGE_GRACE = timedelta(days=1)
@@ -107,27 +107,17 @@ def privacy_by_default_check(ctx: CheckContext) -> CheckResult:
     timeout_seconds=30,
 )
 def erasure_probe(ctx: CheckContext) -> CheckResult:
-    with canary_client(ctx, ERASURE_RULES) as client:
-        headers = bearer_headers(ctx, client)
-        if headers is None:
-            return TOKEN_REFUSED
-        subject = f"canary-subject-{client.client_id}"
-        body = {"value": CANARY_SUBJECT_VALUE, "subject": subject}
-        deadline = time.monotonic() + 5
-        created = ctx.http.post("/v1/vault/email/tokens", json=body, headers=headers)
-        while created.status_code == 403 and time.monotonic() < deadline:
-            time.sleep(0.2)  # the canary's rule reaches the server's enforcer within a second
-            created = ctx.http.post("/v1/vault/email/tokens", json=body, headers=headers)
-        if created.status_code != 201:
-            return CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
-        token = str(created.json()["token"])
-        purpose = {"token": token, "purpose": "compliance.probe"}
+    subject = f"canary-subject-{secrets.token_hex(6)}"
+    with canary_token(ctx, ERASURE_RULES, "email", CANARY_SUBJECT_VALUE, subject) as canary:
+        if isinstance(canary, CheckResult):
+            return canary
+        headers = canary.headers
+        purpose = {"token": canary.token, "purpose": "compliance.probe"}
         before = ctx.http.post("/v1/vault/email/detokenize", json=purpose, headers=headers)
         erased = ctx.http.post(
             "/v1/vault/subjects/erase", json={"subject": subject}, headers=headers
         )
         after = ctx.http.post("/v1/vault/email/detokenize", json=purpose, headers=headers)
-        ctx.http.post("/v1/vault/email/delete", json={"token": token}, headers=headers)
     observed = {
         "detokenize_before": before.status_code,
         "erase": erased.status_code,

@@ -4,14 +4,10 @@ sensitive authentication data does not outlive its authorization; expired tokens
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
-import httpx
-
 from compliance.checks.base import CheckContext, CheckResult, check
-from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
+from compliance.checks.canary import canary_token
 from vault.repository import count_expired
 
 # A test card number (Luhn-valid, of a test BIN): never a real customer's.
@@ -21,28 +17,6 @@ PURGE_GRACE = timedelta(days=1)  # the purge job runs hourly; a day of slack, th
 PCI_MAX_SAD_TTL_SECONDS = 3600
 TOKENIZE_AND_METADATA = ("p, {client}, rampart, vault/pan, tokenize|metadata|delete, allow,",)
 TOKENIZE_AND_DETOKENIZE = ("p, {client}, rampart, vault/pan, tokenize|detokenize|delete, allow,",)
-POLICY_SYNC_SECONDS = 5.0  # replicas apply a policy change within a second; wait a few
-
-
-def _retry_until_allowed(send: Callable[[], httpx.Response], deadline: float) -> httpx.Response:
-    """The canary's rule reaches the server's enforcer within a second: retry 403s until then."""
-    while True:
-        response = send()
-        if response.status_code != 403 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.2)
-
-
-def _tokenize(ctx: CheckContext, headers: dict[str, str]) -> httpx.Response:
-    deadline = time.monotonic() + POLICY_SYNC_SECONDS
-    return _retry_until_allowed(
-        lambda: ctx.http.post("/v1/vault/pan/tokens", json={"value": CANARY_PAN}, headers=headers),
-        deadline,
-    )
-
-
-def _delete(ctx: CheckContext, headers: dict[str, str], token: str) -> None:
-    ctx.http.post("/v1/vault/pan/delete", json={"token": token}, headers=headers)
 
 
 @check(
@@ -53,26 +27,19 @@ def _delete(ctx: CheckContext, headers: dict[str, str], token: str) -> None:
     timeout_seconds=30,
 )
 def masked_pan_probe(ctx: CheckContext) -> CheckResult:
-    with canary_client(ctx, TOKENIZE_AND_METADATA) as client:
-        headers = bearer_headers(ctx, client)
-        if headers is None:
-            return TOKEN_REFUSED
-        created = _tokenize(ctx, headers)
-        if created.status_code != 201:
-            return CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
-        token = str(created.json()["token"])
-        try:
-            answers = {
-                "tokenize": created,
-                "metadata": ctx.http.post(
-                    "/v1/vault/pan/metadata", json={"token": token}, headers=headers
-                ),
-                "reveal_without_permission": ctx.http.post(
-                    "/v1/vault/pan/reveal", json={"token": token}, headers=headers
-                ),
-            }
-        finally:
-            _delete(ctx, headers, token)
+    with canary_token(ctx, TOKENIZE_AND_METADATA, "pan", CANARY_PAN) as canary:
+        if isinstance(canary, CheckResult):
+            return canary
+        token, headers = canary.token, canary.headers
+        answers = {
+            "tokenize": canary.created,
+            "metadata": ctx.http.post(
+                "/v1/vault/pan/metadata", json={"token": token}, headers=headers
+            ),
+            "reveal_without_permission": ctx.http.post(
+                "/v1/vault/pan/reveal", json={"token": token}, headers=headers
+            ),
+        }
     leaking = sorted(name for name, answer in answers.items() if CANARY_PAN in answer.text)
     statuses = {name: answer.status_code for name, answer in answers.items()}
     return CheckResult.judge(
@@ -96,28 +63,19 @@ def masked_pan_probe(ctx: CheckContext) -> CheckResult:
     timeout_seconds=30,
 )
 def detokenize_purpose_probe(ctx: CheckContext) -> CheckResult:
-    with canary_client(ctx, TOKENIZE_AND_DETOKENIZE) as client:
-        headers = bearer_headers(ctx, client)
-        if headers is None:
-            return TOKEN_REFUSED
-        created = _tokenize(ctx, headers)
-        if created.status_code != 201:
-            return CheckResult("error", {"tokenize": created.status_code}, {"tokenize": 201})
-        token = str(created.json()["token"])
-        try:
-            without = ctx.http.post(
-                "/v1/vault/pan/detokenize", json={"token": token}, headers=headers
-            )
-            blank = ctx.http.post(
-                "/v1/vault/pan/detokenize", json={"token": token, "purpose": ""}, headers=headers
-            )
-            declared = ctx.http.post(
-                "/v1/vault/pan/detokenize",
-                json={"token": token, "purpose": CANARY_PURPOSE},
-                headers=headers,
-            )
-        finally:
-            _delete(ctx, headers, token)
+    with canary_token(ctx, TOKENIZE_AND_DETOKENIZE, "pan", CANARY_PAN) as canary:
+        if isinstance(canary, CheckResult):
+            return canary
+        token, headers = canary.token, canary.headers
+        without = ctx.http.post("/v1/vault/pan/detokenize", json={"token": token}, headers=headers)
+        blank = ctx.http.post(
+            "/v1/vault/pan/detokenize", json={"token": token, "purpose": ""}, headers=headers
+        )
+        declared = ctx.http.post(
+            "/v1/vault/pan/detokenize",
+            json={"token": token, "purpose": CANARY_PURPOSE},
+            headers=headers,
+        )
     refused = [
         r for r in (without, blank) if 400 <= r.status_code < 500 and CANARY_PAN not in r.text
     ]

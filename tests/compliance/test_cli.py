@@ -12,6 +12,7 @@ from cli.main import app
 from compliance.checks.base import RegisteredCheck
 from compliance.engine import EngineDeps
 from core.database import unit_of_work
+from core.settings import get_settings
 from tests.compliance.conftest import FIXTURES
 
 runner = CliRunner()
@@ -20,6 +21,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def fixture_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAMPART_COMPLIANCE_LIBRARY", str(FIXTURES / "library"))
+    get_settings.cache_clear()  # settings are read once per process
 
 
 def test_run_json_prints_exactly_the_documented_shape(

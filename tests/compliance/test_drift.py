@@ -22,6 +22,7 @@ from core.audit.models import AuditEntry
 from core.clock import utcnow
 from core.database import unit_of_work
 from core.jobs import JobsConfig, JobsRuntime
+from core.settings import get_settings
 from tests.compliance.conftest import Register
 from tests.core.jobs.conftest import wait_for
 
@@ -57,6 +58,7 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     served.thread.start()
     monkeypatch.setenv("RAMPART_COMPLIANCE_WEBHOOK_URL", served.url)
     monkeypatch.setenv("RAMPART_COMPLIANCE_WEBHOOK_SECRET", SECRET)
+    get_settings.cache_clear()  # settings are read once per process
     yield served
     served.server.shutdown()
     served.server.server_close()

@@ -16,6 +16,7 @@ from compliance.engine import EngineDeps, Scope, run
 from core.clock import utcnow
 from core.database import unit_of_work
 from core.jobs.models import JobRun
+from core.settings import get_settings
 from tests.compliance.conftest import FIXTURES
 from tests.policies.authz_support import api, authz_settings, bearer
 
@@ -30,6 +31,7 @@ SERVICE = "g, client:checkout, role:service, rampart"
 @pytest.fixture(autouse=True)
 def fixture_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAMPART_COMPLIANCE_LIBRARY", str(FIXTURES / "library"))
+    get_settings.cache_clear()  # settings are read once per process
 
 
 @pytest.fixture

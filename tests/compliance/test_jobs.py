@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.database import unit_of_work
 from core.jobs import JobsConfig, JobsRuntime
 from core.jobs.scheduler import Scheduler
+from core.settings import get_settings
 from tests.compliance.conftest import FIXTURES
 from tests.core.jobs.conftest import run_row, wait_for
 
@@ -44,6 +45,7 @@ def test_run_due_fires_once_per_slot_across_replicas_and_records_evidence(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RAMPART_COMPLIANCE_LIBRARY", str(FIXTURES / "library"))
+    get_settings.cache_clear()  # settings are read once per process
     import compliance.jobs  # noqa: F401 - declares the jobs and the schedule
 
     config = JobsConfig(poll_seconds=0.05, lease_seconds=5.0, max_scheduler_sleep=0.2)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+from uuid import UUID
 
-from compliance.checks.base import Artefact, CheckResult
+import pytest
+from sqlalchemy import delete, event, text
+from sqlalchemy.orm import Session
+
+from compliance import verification
+from compliance.checks.base import Artefact, CheckResult, RegisteredCheck
 from compliance.controls import ControlLibrary
 from compliance.engine import EngineDeps, run
+from compliance.models import EvidenceArtefact, EvidenceRecord
 from compliance.verification import verify_evidence
 from core.database import unit_of_work
 from tests.compliance.conftest import Register
 
 
-@pytest.fixture
-def evidence_id(deps: EngineDeps, library: ControlLibrary, register: Register) -> str:
-    check = register(
+def _artefact_check(register: Register) -> RegisteredCheck:
+    return register(
         "tests.with_artefact",
         lambda ctx: CheckResult.judge(
             True,
@@ -25,7 +29,11 @@ def evidence_id(deps: EngineDeps, library: ControlLibrary, register: Register) -
         ),
         ("test-fw:1.1",),
     )
-    (result,) = run(deps, library, checks=[check])
+
+
+@pytest.fixture
+def evidence_id(deps: EngineDeps, library: ControlLibrary, register: Register) -> str:
+    (result,) = run(deps, library, checks=[_artefact_check(register)])
     return str(result.evidence_id)
 
 
@@ -82,3 +90,29 @@ def test_a_deleted_record_is_reported_from_its_ledger_entry(
 def test_a_relinked_ledger_entry_is_reported(deps: EngineDeps, evidence_id: str) -> None:
     _execute(deps, "UPDATE compliance_evidence SET audit_seq = 999")
     assert _verify(deps) == [f"evidence {evidence_id}: audit entry 999 does not exist"]
+
+
+def test_a_large_store_is_verified_one_batch_at_a_time(
+    deps: EngineDeps, library: ControlLibrary, register: Register, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = _artefact_check(register)
+    ids = [str(run(deps, library, checks=[check])[0].evidence_id) for _ in range(6)]
+    monkeypatch.setattr(verification, "_BATCH", 2)
+    peak = 0
+
+    def count(session: Session, instance: object) -> None:
+        nonlocal peak
+        peak = max(peak, len(session.identity_map))
+
+    with unit_of_work(deps.read_sessions, read_only=True) as session:
+        event.listen(session, "loaded_as_persistent", count)
+        report = verify_evidence(session, [deps.signer.public_signing_key()])
+    assert (report.checked, report.problems) == (6, [])
+    # A batch: two records, their two artefacts and two ledger entries; never the whole store.
+    assert 0 < peak <= 6
+    gone = sorted(ids)[3]  # in the second batch of records and of ledger entries
+    with unit_of_work(deps.sessions) as session:
+        session.execute(delete(EvidenceArtefact).where(EvidenceArtefact.evidence_id == UUID(gone)))
+        session.execute(delete(EvidenceRecord).where(EvidenceRecord.id == UUID(gone)))
+    (problem,) = _verify(deps)
+    assert gone in problem and "no longer stored" in problem

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from compliance.checks.base import CheckResult
+from compliance.checks.canary import canary_token
+from compliance.checks.vault import TOKENIZE_AND_METADATA
 from core.clock import utcnow
 from core.database import unit_of_work
 from iam.oauth2.service import list_clients
@@ -38,6 +42,20 @@ def test_vault_probes_pass_on_rampart_and_leave_nothing_behind(
     assert purpose.status == "pass", purpose
     assert purpose.observed["with_purpose"] == 200
     assert CANARY not in repr(masked) + repr(purpose)
+    assert _state() == before
+
+
+def test_a_canary_token_and_its_client_are_removed_when_the_probe_raises(
+    live_context: ContextFactory,
+) -> None:
+    before = _state()
+    with (
+        pytest.raises(RuntimeError, match="probe crashed"),
+        canary_token(live_context(), TOKENIZE_AND_METADATA, "pan", CANARY) as canary,
+    ):
+        assert not isinstance(canary, CheckResult), canary
+        assert _state() != before  # the token and the client exist inside the block
+        raise RuntimeError("probe crashed")
     assert _state() == before
 
 
