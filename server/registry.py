@@ -23,6 +23,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "vault.models",
     "policies.models",
     "compliance.models",
+    "scanners.models",
 )
 
 
