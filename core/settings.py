@@ -442,6 +442,44 @@ class Settings(BaseSettings):
         description="HMAC-SHA256 key of the drift alerts' `X-Rampart-Signature` header.",
     )
 
+    # Scanners (scanners/): what a scan may reach, how far it goes, how long findings may stay open.
+    scan_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let scan targets resolve to loopback and private addresses (test shops, staging on a "
+            "private network); link-local, multicast and reserved addresses stay refused."
+        ),
+    )
+    scan_max_pages: int = Field(
+        default=200, ge=1, le=100_000, description="Pages one built-in scan fetches at most."
+    )
+    scan_max_depth: int = Field(
+        default=5, ge=0, le=50, description="Links followed from the target URL at most."
+    )
+    scan_max_seconds: float = Field(
+        default=300.0, gt=0, description="Wall-clock budget of one built-in scan, in seconds."
+    )
+    scan_request_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one request a scan sends, in seconds."
+    )
+    scan_max_response_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest response body a scan reads; the rest is not inspected.",
+    )
+    scan_sla_critical_days: int = Field(
+        default=7, ge=1, description="Days a critical finding may stay open (its SLA)."
+    )
+    scan_sla_high_days: int = Field(
+        default=30, ge=1, description="Days a high-risk finding may stay open (its SLA)."
+    )
+    scan_sla_medium_days: int = Field(
+        default=90, ge=1, description="Days a medium-risk finding may stay open (its SLA)."
+    )
+    scan_sla_low_days: int = Field(
+        default=120, ge=1, description="Days a low-risk finding may stay open (its SLA)."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

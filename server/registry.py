@@ -24,6 +24,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "policies.models",
     "compliance.models",
     "compliance.reviews_models",
+    "scanners.models",
 )
 
 

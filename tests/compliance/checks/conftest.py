@@ -4,15 +4,12 @@ local HTTP app that behaves the way a badly configured shop would."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +22,8 @@ from iam.keys.service import clear_signing_key_cache
 from policies.runtime import runtime
 from server.registry import import_all_models
 from tests.compliance.checks.weak_shop import build_weak_shop
-from tests.interop.conftest import free_port, live_server, live_settings
+from tests.fixtures.local_apps import serve_app
+from tests.interop.conftest import live_server, live_settings
 from vault.keys import forget_cached_scopes
 
 __all__ = ["live_server", "live_settings"]  # fixtures re-used from the interop tests
@@ -103,35 +101,9 @@ def run(check_id: str, ctx: CheckContext) -> CheckResult:
         ctx.session.rollback()
 
 
-class _ThreadedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test runner owns the signals
-        pass
-
-
 @pytest.fixture(scope="session")
 def weak_shop() -> Iterator[str]:
     """The weak stand-in shop on a free port, for the whole session (it keeps no state that
     matters between tests)."""
-    port = free_port()
-    server = _ThreadedServer(
-        # log_config=None: uvicorn's own dictConfig would rewire the process's loggers (its
-        # access logger stops propagating) for every later test in this worker.
-        uvicorn.Config(
-            build_weak_shop(),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            date_header=False,
-        )
-    )
-    thread = threading.Thread(target=server.run, name="weak-shop", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("the weak shop did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(build_weak_shop()) as url:
+        yield url
