@@ -1,6 +1,6 @@
 """Compliance: access reviews (PCI DSS 7.2.4) and their items.
 
-Revision ID: compliance_0003
+Revision ID: compliance_0002
 Revises: compliance_0001
 Create Date: 2026-12-07 07:00:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 import core.database
 
 # revision identifiers, used by Alembic.
-revision: str = "compliance_0003"
+revision: str = "compliance_0002"
 down_revision: str | Sequence[str] | None = "compliance_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
