@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from cli.flags import flag, toggle
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stdout
-from core.database import unit_of_work
-from iam.oauth2 import service
 from iam.oauth2.schemas import ClientChanges, ClientSpec
+
+# The database and the OAuth service (authlib, cryptography) are imported inside the commands:
+# `--help` imports neither (tests/cli/test_startup.py).
 
 app = typer.Typer(
     help="OAuth clients: create, list, update, rotate-secret, delete.", no_args_is_help=True
@@ -88,6 +89,9 @@ def create(
         first_party=first_party,
         jwks=jwks,
     )
+    from core.database import unit_of_work
+    from iam.oauth2 import service
+
     with cli_errors(), unit_of_work() as db:
         applied = service.create_client(db, spec)
         view = service.client_view(applied.client)
@@ -103,6 +107,9 @@ def create(
 @app.command("list")
 def list_command(json_output: bool = JsonOption) -> None:
     """List clients (never their secrets)."""
+    from core.database import unit_of_work
+    from iam.oauth2 import service
+
     with cli_errors(), unit_of_work() as db:
         views = [service.client_view(c) for c in service.list_clients(db)]
     if json_output:
@@ -129,6 +136,9 @@ def list_command(json_output: bool = JsonOption) -> None:
 @app.command("rotate-secret")
 def rotate_secret(client_id: str, json_output: bool = JsonOption) -> None:
     """Replace the client's secret (the old one stops working now); printed once."""
+    from core.database import unit_of_work
+    from iam.oauth2 import service
+
     with cli_errors(), unit_of_work() as db:
         secret = service.rotate_client_secret(db, client_id)
     if json_output:
@@ -187,6 +197,9 @@ def update(
         fail(_invalid(exc))
     if not changes.model_fields_set:
         fail("nothing to change: give at least one option (see --help)")
+    from core.database import unit_of_work
+    from iam.oauth2 import service
+
     with cli_errors(), unit_of_work() as db:
         try:
             changed = service.update_client(db, client_id, changes)
@@ -212,6 +225,9 @@ def delete(
             fail("deleting a client needs --yes when standard input is not a terminal")
         if not typer.confirm(f"Delete client {client_id} and revoke its tokens?"):
             fail("aborted")
+    from core.database import unit_of_work
+    from iam.oauth2 import service
+
     with cli_errors(), unit_of_work() as db:
         service.delete_client(db, client_id)
     if json_output:

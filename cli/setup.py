@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.output import JsonOption, cli_errors, print_json, stderr, stdout
-from core.bootstrap import InitReport, initialize
-from core.database import unit_of_work
 from core.errors import ValidationFailed
 from core.settings import Settings, get_settings, refuse_insecure_production
+
+if TYPE_CHECKING:
+    from core.bootstrap import InitReport
+
+# The database, keys and the IdP are imported inside the commands: `--help` imports no
+# SQLAlchemy (tests/cli/test_startup.py).
 
 
 @dataclass
@@ -50,6 +55,7 @@ def _admin_password(interactive: bool) -> tuple[str, bool]:
 def _ensure_identity(settings: Settings, admin_email: str | None, interactive: bool) -> FirstAdmin:
     """IdP keys, the default policy and the first admin account (created once; later runs
     change nothing)."""
+    from core.database import unit_of_work
     from iam.accounts.service import ensure_first_admin, has_admin
     from iam.keys.service import ensure_signing_key
     from iam.oauth2.service import ensure_cli_client
@@ -99,6 +105,8 @@ def init(
     """
     with cli_errors():
         settings = get_settings()
+        from core.bootstrap import initialize
+
         report = initialize(settings)
         admin = _ensure_identity(settings, admin_email, interactive=not json_output)
     if json_output:
@@ -131,6 +139,8 @@ def serve(
     with cli_errors():
         settings = get_settings()
         refuse_insecure_production(settings, serving=True)
+        from core.bootstrap import initialize
+
         report = initialize(settings)
         admin = _ensure_identity(settings, None, interactive=False)
     if report.created or admin.created:

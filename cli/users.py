@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.flags import flag
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stdout
 from core import context
-from core.database import unit_of_work
-from iam.accounts import service
-from iam.accounts.models import User
-from iam.accounts.password_rules import generate_password
-from iam.mfa.service import mfa_methods, reset_mfa
+
+if TYPE_CHECKING:
+    from iam.accounts.models import User
+
+# The database and the account and MFA services are imported inside the commands: `--help`
+# imports no SQLAlchemy (tests/cli/test_startup.py).
 
 app = typer.Typer(
     help="Accounts: create, list, disable, enable, reset-password, reset-mfa.",
@@ -41,6 +42,8 @@ def _read_password(*, from_stdin: bool, generate: bool, none: bool) -> tuple[str
     if none:
         return None, False
     if generate:
+        from iam.accounts.password_rules import generate_password
+
         return generate_password(), True
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
@@ -97,6 +100,9 @@ def create(
         password, generated = _read_password(
             from_stdin=password_stdin, generate=generate, none=no_password
         )
+        from core.database import unit_of_work
+        from iam.accounts import service
+
         token = _acting_as_cli()
         try:
             with unit_of_work() as db:
@@ -137,6 +143,10 @@ def reset_password(
             from_stdin=password_stdin, generate=generate, none=False
         )
         assert password is not None  # noqa: S101 - none=False always yields one
+        from core.database import unit_of_work
+        from iam.accounts import service
+        from iam.mfa.service import mfa_methods, reset_mfa
+
         token = _acting_as_cli()
         try:
             with unit_of_work() as db:
@@ -164,6 +174,10 @@ def list_users(
     json_output: bool = JsonOption,
 ) -> None:
     """List accounts with roles, status and second factors."""
+    from core.database import unit_of_work
+    from iam.accounts import service
+    from iam.mfa.service import mfa_methods
+
     with cli_errors(), unit_of_work() as db:
         rows = [_user_dict(u, mfa_methods(db, u.id)) for u in service.list_users(db, status=status)]
     if json_output:
@@ -182,6 +196,10 @@ def list_users(
 
 def _change(user_ref: str, action: str, reason: str | None, json_output: bool) -> None:
     with cli_errors():
+        from core.database import unit_of_work
+        from iam.accounts import service
+        from iam.mfa.service import mfa_methods, reset_mfa
+
         token = _acting_as_cli()
         try:
             with unit_of_work() as db:

@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from cli.jobs import load_declared_jobs
 from cli.output import cli_errors
-from core.jobs import start_worker
-from core.logging import configure_logging
 from core.settings import get_settings, refuse_insecure_production
+
+# The jobs engine and logging are imported inside the command: `--help` imports no SQLAlchemy
+# (tests/cli/test_startup.py).
 
 
 def worker(
@@ -32,6 +32,10 @@ def worker(
     """Work jobs until SIGTERM or SIGINT; running jobs get the lease time to finish.
     RAMPART_ENV=production refuses insecure settings, one line each."""
     with cli_errors():
+        from cli.jobs import load_declared_jobs
+        from core.jobs import start_worker
+        from core.logging import configure_logging
+
         settings = get_settings()
         refuse_insecure_production(settings, serving=False)
         configure_logging(settings)
