@@ -23,9 +23,12 @@ from compliance.reviews_schemas import (
 from core.authz import Principal, authorize
 from core.http import DbSession
 from core.kms.provider import get_key_provider
+from core.strict_json import StrictJsonRoute
 from policies.principals import principal_subjects
 
-router = APIRouter(prefix="/v1/compliance/reviews", tags=["compliance"])
+router = APIRouter(
+    prefix="/v1/compliance/reviews", tags=["compliance"], route_class=StrictJsonRoute
+)
 
 ReviewLister = Annotated[Principal, authorize("compliance/reviews", "list")]
 ReviewReader = Annotated[Principal, authorize("compliance/reviews", "read")]
