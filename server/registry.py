@@ -48,6 +48,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
     "policies.endpoints",
     "compliance.endpoints",
+    "compliance.remediation_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
