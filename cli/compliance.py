@@ -322,3 +322,85 @@ def verify(json_output: bool = JsonOption) -> None:
             sys.stderr.write(f"error: {problem}\n")
     if not report.ok:
         raise typer.Exit(1)
+
+
+remediations_app = typer.Typer(
+    help="Remediations of failing controls: list, approve, reject.", no_args_is_help=True
+)
+app.add_typer(remediations_app, name="remediations")
+
+
+def _remediation_json(row: Any) -> dict[str, Any]:
+    from compliance.remediation_schemas import RemediationOut
+
+    return RemediationOut.of(row).model_dump(mode="json")
+
+
+def _remediation_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise ValidationFailed(f"{text!r} is not a remediation id") from None
+
+
+@remediations_app.command("list")
+def list_remediations_command(
+    status_filter: str | None = typer.Option(
+        None, "--status", help="pending, queued, approved, running, succeeded, failed, rejected."
+    ),
+    limit: int = typer.Option(100, "--limit", min=1, max=10000),
+    json_output: bool = JsonOption,
+) -> None:
+    """Remediations, newest first, with what they found to fix and how they ended."""
+    from compliance.remediation import list_remediations
+
+    with cli_errors(), unit_of_work(read_only=True) as session:
+        rows = [
+            _remediation_json(r)
+            for r in list_remediations(session, status=status_filter, limit=limit)
+        ]
+    if json_output:
+        print_json({"remediations": rows})
+        return
+    print_table(
+        "Remediations",
+        ["id", "action", "controls", "mode", "status", "proposed", "error"],
+        [
+            [r["id"], r["action"], ", ".join(r["controls"]), r["mode"], r["status"],
+             _short(r["proposed_state"]), r["error"] or ""]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def _decide(remediation_id: str, note: str, json_output: bool, *, approve: bool) -> None:
+    from compliance.remediation import approve_remediation, reject_remediation
+
+    with cli_errors(), _acting_as_cli() as actor, unit_of_work() as session:
+        decide = approve_remediation if approve else reject_remediation
+        row = decide(session, _remediation_id(remediation_id), actor=actor, note=note)
+        data = _remediation_json(row)
+    if json_output:
+        print_json(data)
+    else:
+        sys.stdout.write(f"remediation {data['id']} ({data['action']}) {data['status']}\n")
+
+
+@remediations_app.command("approve")
+def approve_remediation_command(
+    remediation_id: str = typer.Argument(..., help="The remediation's id."),
+    note: str = typer.Option("", "--note", help="Why (kept in the ledger)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Approve a pending remediation; the compliance.remediate job runs it (once)."""
+    _decide(remediation_id, note, json_output, approve=True)
+
+
+@remediations_app.command("reject")
+def reject_remediation_command(
+    remediation_id: str = typer.Argument(..., help="The remediation's id."),
+    reason: str = typer.Option("", "--reason", help="Why it must not run (required)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Reject a pending remediation: it never runs."""
+    _decide(remediation_id, reason, json_output, approve=False)

@@ -80,10 +80,12 @@ class ManualEvidence(_Strict):
 
 
 class Remediation(_Strict):
-    """An automated fix the engine may run when the control fails (``compliance.remediations``)."""
+    """A fix the engine proposes when the control is failing (``compliance/remediation.py``):
+    ``auto`` runs it at once, ``approval`` waits for a compliance officer or security staff."""
 
-    action: str = Field(min_length=1)
-    approval: Literal["automatic", "officer"] = "officer"
+    action: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+    """A registered remediation, e.g. ``iam.disable_inactive_accounts``."""
+    mode: Literal["auto", "approval"] = "approval"
 
 
 class Control(_Strict):

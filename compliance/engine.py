@@ -1,7 +1,8 @@
 """Runs registered checks, each in its own thread with its timeout, and records every result as
 signed evidence. A crashing or hanging check becomes an ``error`` result, never a crash of the
 run. The engine is a transaction boundary (like a job): each result commits with its ledger entry,
-so a run stopped half-way keeps what it proved."""
+so a run stopped half-way keeps what it proved. At the end, failing controls that name a
+remediation get one proposed (compliance/remediation.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from compliance.drift import record_transitions
 from compliance.evidence import Outcome, record_evidence
 from compliance.exceptions import UnknownControl
 from compliance.models import CheckRun, EvidenceRecord
+from compliance.remediation import propose_remediations
 from core.audit.signing import Signer
 from core.clock import utcnow
 from core.database import unit_of_work
@@ -182,7 +184,17 @@ def run(
             stored.errors = sum(1 for item in results if item.status == "error")
         touched = {control for item in selected for control in item.controls}
         record_transitions(session, library, utcnow(), touched)
+        propose_remediations(
+            session, library, deps.settings, utcnow(), touched | _scope_controls(library, scope)
+        )
     return results
+
+
+def _scope_controls(library: ControlLibrary, scope: Scope) -> set[str]:
+    """The qualified controls ``scope`` names (a control, a framework's, or all)."""
+    if scope.control is not None:
+        return {scope.control}
+    return {fw.qualified(control) for fw, control in library.controls(scope.framework)}
 
 
 def _run_result(record: EvidenceRecord, check: RegisteredCheck, result: CheckResult) -> RunResult:

@@ -1,6 +1,7 @@
 """Compliance work on the jobs scheduler: ``compliance.run_due`` every 15 minutes runs the checks
 whose evidence is about to go stale (once per slot across replicas, the newest missed slot caught
-up after a restart); ``compliance.run`` is a manual run of a scope (API "run now")."""
+up after a restart); ``compliance.run`` is a manual run of a scope (API "run now");
+``compliance.remediate`` runs one approved or automatic remediation (compliance/remediation.py)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,29 @@ def _post(delivery: AlertDelivery, config: ComplianceConfig) -> tuple[int | None
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"receiver answered {response.status_code}"
+
+
+class RemediateArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    remediation_id: uuid.UUID
+
+
+@job(
+    name="compliance.remediate",
+    args_model=RemediateArgs,
+    timeout=600,
+    # One attempt: a failed remediation is rolled back and recorded as failed; the next failing
+    # run proposes it again rather than the job retrying a fix that just failed.
+    retry=Retry(max_attempts=1),
+    security_relevant=True,
+    description="Run one approved or automatic remediation of a failing control, once.",
+)
+def remediate(session: Session, args: RemediateArgs) -> JobResult:
+    # Its own transactions (claim, action, outcome), the runner's session untouched: a failure
+    # must stay recorded although the action's transaction rolls back.
+    from compliance.remediation import execute_remediation
+    from core.database import get_sessionmaker
+    from core.settings import get_settings
+
+    row = execute_remediation(get_sessionmaker(), get_settings(), args.remediation_id)
+    return {"remediation": str(row.id), "status": row.status}

@@ -13,6 +13,8 @@ Generated from `compliance/library/*.yaml` and the check registry (`compliance/c
 `uv run python -m compliance.library_doc > docs/compliance-controls.md`; a test fails when the two
 disagree. Frequencies are ISO 8601 durations: evidence older than that makes the control failing.
 A control with checks is evidenced by their results; one with a manual slot also needs an upload.
+A remediation is proposed when the control is failing: `auto` runs at once, `approval` waits for
+`rampart compliance remediations approve` (docs/compliance.md).
 
 How the checks behave:
 
@@ -47,15 +49,18 @@ def _controls_table(library: ControlLibrary, framework_id: str) -> list[str]:
         f"## {framework.name} {framework.version} "
         f"(`{framework.id}`, {len(framework.controls)} controls)",
         "",
-        "| control | title | owner | frequency | automated checks | manual evidence |",
-        "|---|---|---|---|---|---|",
+        "| control | title | owner | frequency | automated checks | manual evidence "
+        "| remediation |",
+        "|---|---|---|---|---|---|---|",
     ]
     for control in framework.controls:
         checks = "<br>".join(f"`{check_id}`" for check_id in control.checks) or "—"
         manual = _cell(control.manual.description) if control.manual else "—"
+        fix = control.remediation
+        remediation = f"`{fix.action}` ({fix.mode})" if fix else "—"
         lines.append(
             f"| {control.id} | {_cell(control.title)} | {control.owner_role} | {control.frequency} "
-            f"| {checks} | {manual} |"
+            f"| {checks} | {manual} | {remediation} |"
         )
     return lines
 

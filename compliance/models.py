@@ -1,5 +1,6 @@
 """Tables of the compliance engine: check runs, signed evidence with its artefacts, waivers,
-manual evidence uploads and the last known status of each control (for drift alerts)."""
+manual evidence uploads, the last known status of each control (for drift alerts) and the
+remediations proposed for failing controls."""
 
 from __future__ import annotations
 
@@ -153,6 +154,41 @@ class AlertDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RemediationRun(Base):
+    """One remediation of a failing control, from its proposal to its outcome.
+
+    ``pending`` (waits for an officer) or ``queued`` (``auto``) → ``approved`` → ``running`` →
+    ``succeeded`` | ``failed``; or ``rejected``. ``open_key`` holds the action while the
+    remediation is open and is NULL once closed: the unique index keeps one open remediation per
+    action, however many replicas propose it at once."""
+
+    __tablename__ = "compliance_remediations"
+    __table_args__ = (Index("ix_compliance_remediations_status", "status", "created_at"),)
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    control_ids: Mapped[str] = mapped_column(Text, nullable=False)
+    """JSON array of the failing qualified control ids that asked for it."""
+    mode: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    open_key: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    reasons: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    proposed_state: Mapped[str] = mapped_column(Text, nullable=False)
+    """JSON: what the action found to do when it was proposed (ids and counts, no secrets)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    job_run_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    before_state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after_state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON: what the action reported doing (``{"disabled": 1}``)."""
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 def _refuse_update(_mapper: Mapper[Any], _connection: Any, target: object) -> None:

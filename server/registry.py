@@ -52,6 +52,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "policies.endpoints",
     "compliance.endpoints",
     "compliance.reviews_endpoints",
+    "compliance.remediation_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
