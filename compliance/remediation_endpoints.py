@@ -18,8 +18,11 @@ from compliance.remediation_schemas import DecisionIn, RemediationOut, Remediati
 from core.authz import Principal, authorize
 from core.errors import NotFound
 from core.http import DbSession
+from core.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1/compliance/remediations", tags=["compliance"])
+router = APIRouter(
+    prefix="/v1/compliance/remediations", tags=["compliance"], route_class=StrictJsonRoute
+)
 
 RemediationLister = Annotated[Principal, authorize("compliance/remediations", "list")]
 RemediationReader = Annotated[Principal, authorize("compliance/remediations", "read")]

@@ -1,8 +1,8 @@
 """Compliance: remediations proposed for failing controls, pending approval or queued, and
 their outcome with the before/after state.
 
-Revision ID: compliance_0002
-Revises: compliance_0001
+Revision ID: compliance_0003
+Revises: compliance_0002
 Create Date: 2026-12-07 07:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 import core.database
 
 # revision identifiers, used by Alembic.
-revision: str = "compliance_0002"
-down_revision: str | Sequence[str] | None = "compliance_0001"
+revision: str = "compliance_0003"
+down_revision: str | Sequence[str] | None = "compliance_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
