@@ -38,8 +38,10 @@ LIGHT_GROUPS = (
 runner = CliRunner()
 
 
-def _heavy_modules_after(argv: list[str]) -> list[str]:
-    """Run `rampart ARGV` in a fresh interpreter; the heavy packages it imported."""
+def _heavy_modules_after(
+    argv: list[str], modules: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None
+) -> list[str]:
+    """Run `rampart ARGV` in a fresh interpreter; which of ``modules`` it imported."""
     script = (
         "import json, sys\n"
         "from cli.main import app\n"
@@ -47,15 +49,16 @@ def _heavy_modules_after(argv: list[str]) -> list[str]:
         f"    app({argv!r})\n"
         "except SystemExit as exit:\n"
         "    assert not exit.code, exit.code\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
+        f"print(json.dumps([m for m in {modules!r} if m in sys.modules]), file=sys.stderr)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     return list(json.loads(result.stderr.strip().splitlines()[-1]))

@@ -1,11 +1,10 @@
 """Start-up stays cheap: `rampart <group> --help` loads the group's module but none of the
 libraries its commands use (SQLAlchemy, FastAPI, authlib, Casbin), and a simple read loads the
 database layer without the web framework or the policy engine. Asserted on the modules a fresh
-interpreter imported, never on wall time (benchmarks/bench_cli.py measures that)."""
+interpreter imported, never on wall time (docs/performance.md reports that)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import COMMANDS
+from tests.cli.test_main import _heavy_modules_after
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("sqlalchemy", "fastapi", "authlib", "casbin")
@@ -22,27 +22,7 @@ NOT_YET_LAZY = frozenset({"vault", "compliance", "login"})
 
 
 def _imported_after(argv: list[str], env: dict[str, str] | None = None) -> list[str]:
-    """Run `rampart ARGV` in a fresh interpreter; the HEAVY packages it imported."""
-    script = (
-        "import json, sys\n"
-        "from cli.main import app\n"
-        "try:\n"
-        f"    app({argv!r})\n"
-        "except SystemExit as exit:\n"
-        "    assert not exit.code, exit.code\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    return list(json.loads(result.stderr.strip().splitlines()[-1]))
+    return _heavy_modules_after(argv, HEAVY, env)
 
 
 @pytest.mark.parametrize("group", [e.name for e in COMMANDS if e.name not in NOT_YET_LAZY], ids=str)
