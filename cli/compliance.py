@@ -8,26 +8,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import select
 
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table, stderr
-from compliance.config import ComplianceConfig
-from compliance.controls import ControlLibrary, Frequency
-from compliance.engine import RunResult, Scope, default_deps, run, select_checks
-from compliance.models import EvidenceRecord
-from compliance.posture import checks_of, posture
-from compliance.service import grant_waiver, revoke_waiver
-from compliance.verification import verify_evidence
-from core import context
-from core.clock import utcnow
-from core.database import unit_of_work
 from core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from compliance.controls import ControlLibrary
+    from compliance.engine import RunResult, Scope
+    from compliance.models import EvidenceRecord
+
+# The compliance engine, its checks and the database layer are imported inside each command:
+# `rampart compliance --help` loads none of them (tests/cli/test_startup.py).
 
 app = typer.Typer(
     help="Compliance: controls, check runs, status, evidence history, waivers, verification.",
@@ -39,11 +35,15 @@ ControlOption = typer.Option(None, "--control", help="Qualified id, e.g. pci-dss
 
 
 def _library() -> ControlLibrary:
+    from compliance.config import ComplianceConfig
+
     return ComplianceConfig.from_env().library()
 
 
 @contextmanager
 def _acting_as_cli() -> Iterator[str]:
+    from core import context
+
     actor = f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or 'unknown'}"
     token = context.set_current(context.ActingContext(actor=actor, origin="cli"))
     try:
@@ -55,6 +55,8 @@ def _acting_as_cli() -> Iterator[str]:
 @app.command("list")
 def list_controls(framework: str | None = FrameworkOption, json_output: bool = JsonOption) -> None:
     """Controls of the library with their frequency, owner and checks."""
+    from compliance.posture import checks_of
+
     with cli_errors():
         library = _library()
         rows: list[dict[str, Any]] = [
@@ -111,6 +113,11 @@ def run_checks(
     """Run the automated checks of a framework, a control or all; each result is signed evidence."""
     if fail_on not in ("none", "failing", "error"):
         fail("--fail-on must be none, failing or error")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from compliance.engine import Scope, default_deps, run, select_checks
+    from core.database import unit_of_work
+
     with cli_errors(), _acting_as_cli() as actor:
         library = _library()
         scope = Scope(framework=framework, control=control)
@@ -160,6 +167,9 @@ def run_checks(
 
 
 def _scoped_posture(session: Any, library: ControlLibrary, scope: Scope) -> list[Any]:
+    from compliance.posture import posture
+    from core.clock import utcnow
+
     framework = scope.control.partition(":")[0] if scope.control else scope.framework
     items = posture(session, library, utcnow(), framework)
     return [item for item in items if scope.control in (None, item.control_id)]
@@ -173,6 +183,10 @@ def _short(value: Any) -> str:
 @app.command("status")
 def status(framework: str | None = FrameworkOption, json_output: bool = JsonOption) -> None:
     """Every control's status: pass, failing, error, manual-due or waived, and why."""
+    from compliance.posture import posture
+    from core.clock import utcnow
+    from core.database import unit_of_work
+
     with cli_errors():
         library = _library()
         with unit_of_work(read_only=True) as session:
@@ -210,6 +224,11 @@ def history(
     json_output: bool = JsonOption,
 ) -> None:
     """Evidence records, newest first."""
+    from sqlalchemy import select
+
+    from compliance.models import EvidenceRecord
+    from core.database import unit_of_work
+
     with cli_errors(), unit_of_work(read_only=True) as session:
         query = select(EvidenceRecord).order_by(EvidenceRecord.finished_at.desc())
         if check_id:
@@ -249,6 +268,9 @@ def _evidence_json(record: EvidenceRecord) -> dict[str, Any]:
 
 def _expiry(text: str) -> datetime:
     """An ISO 8601 date/time (UTC when no offset) or a duration from now (P30D, P3M)."""
+    from compliance.controls import Frequency
+    from core.clock import utcnow
+
     if text.startswith("P"):
         try:
             return Frequency.parse(text).expires(utcnow())
@@ -271,6 +293,9 @@ def waive(
     json_output: bool = JsonOption,
 ) -> None:
     """Waive a control until an expiry (reason and approver required), or revoke a waiver."""
+    from compliance.service import grant_waiver, revoke_waiver
+    from core.database import unit_of_work
+
     with cli_errors(), _acting_as_cli() as actor, unit_of_work() as session:
         if revoke:
             try:
@@ -307,6 +332,9 @@ def waive(
 @app.command("verify")
 def verify(json_output: bool = JsonOption) -> None:
     """Re-verify every evidence record: canonical JSON, signature, artefacts, ledger link."""
+    from compliance.verification import verify_evidence
+    from core.database import unit_of_work
+
     with cli_errors():
         from core.kms.provider import get_key_provider
 
@@ -353,6 +381,7 @@ def list_remediations_command(
 ) -> None:
     """Remediations, newest first, with what they found to fix and how they ended."""
     from compliance.remediation import list_remediations
+    from core.database import unit_of_work
 
     with cli_errors(), unit_of_work(read_only=True) as session:
         rows = [
@@ -375,6 +404,7 @@ def list_remediations_command(
 
 def _decide(remediation_id: str, note: str, json_output: bool, *, approve: bool) -> None:
     from compliance.remediation import approve_remediation, reject_remediation
+    from core.database import unit_of_work
 
     with cli_errors(), _acting_as_cli() as actor, unit_of_work() as session:
         decide = approve_remediation if approve else reject_remediation

@@ -12,7 +12,6 @@ from core.audit import repository
 from core.audit.verification import verify
 from core.database import unit_of_work
 from core.kms.provider import get_key_provider
-from iam.accounts.service import get_user_by_email
 
 PCI_RETENTION_DAYS, PCI_ONLINE_DAYS = 365, 90
 MAX_CHECKPOINT_SECONDS = 3600
@@ -117,6 +116,8 @@ def access_logging_check(ctx: CheckContext) -> CheckResult:
     timeout_seconds=30,
 )
 def failed_logins_recorded_probe(ctx: CheckContext) -> CheckResult:
+    from iam.accounts.service import get_user_by_email
+
     with canary_user(ctx) as canary, browser(ctx) as client:
         submit_login(client, canary.email, "wrong-" + canary.password[:4])
         with unit_of_work(ctx.sessions, read_only=True) as db:
@@ -145,6 +146,8 @@ def failed_logins_recorded_probe(ctx: CheckContext) -> CheckResult:
     kind="probe",
 )
 def account_changes_recorded_probe(ctx: CheckContext) -> CheckResult:
+    from iam.accounts.service import get_user_by_email
+
     with canary_user(ctx) as canary, unit_of_work(ctx.sessions, read_only=True) as db:
         user = get_user_by_email(db, canary.email)
         resource = f"user:{user.id}" if user else "-"

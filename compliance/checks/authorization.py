@@ -8,7 +8,6 @@ from typing import Any
 
 from compliance.checks.base import CheckContext, CheckResult, check
 from compliance.checks.canary import TOKEN_REFUSED, bearer_headers, canary_client
-from policies import service as policies
 
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 # Answers that show the guard stopped the request before any handler ran.
@@ -94,6 +93,8 @@ def default_deny_probe(ctx: CheckContext) -> CheckResult:
     controls=["pci-dss-4.0.1:7.2.1", "pci-dss-4.0.1:7.2.2", "pci-dss-4.0.1:3.4.2"],
 )
 def no_wildcard_card_access_check(ctx: CheckContext) -> CheckResult:
+    from policies import service as policies
+
     broad = []
     for line in policies.snapshot(ctx.session).lines:
         fields = _fields(line)
@@ -114,6 +115,8 @@ def no_wildcard_card_access_check(ctx: CheckContext) -> CheckResult:
     controls=["pci-dss-4.0.1:7.2.2", "pci-dss-4.0.1:7.2.6"],
 )
 def admin_separation_check(ctx: CheckContext) -> CheckResult:
+    from policies import service as policies
+
     # A deny whose actions cover both reads (it may name more, e.g. fingerprint).
     denied: set[str] = set()
     for line in policies.snapshot(ctx.session).lines:

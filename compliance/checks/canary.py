@@ -17,11 +17,6 @@ import httpx
 
 from compliance.checks.base import CheckContext, CheckResult
 from core.database import unit_of_work
-from iam.accounts.password_rules import generate_password
-from iam.accounts.service import create_user, delete_user, get_user_by_email
-from iam.oauth2.schemas import ClientSpec
-from iam.oauth2.service import apply_client, delete_client, get_client
-from policies import service as policies
 
 CANARY_DOMAIN = "canary.rampart.invalid"  # RFC 2606 ``.invalid``: never a real mailbox
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -35,6 +30,11 @@ class CanaryUser:
 
 @contextmanager
 def canary_user(ctx: CheckContext, roles: Sequence[str] = ()) -> Iterator[CanaryUser]:
+    # The account and client services are imported when a probe runs: reading the check
+    # registry (posture, `rampart compliance list`) must not load the IdP and Casbin.
+    from iam.accounts.password_rules import generate_password
+    from iam.accounts.service import create_user, delete_user, get_user_by_email
+
     email = f"canary-{secrets.token_hex(6)}@{CANARY_DOMAIN}"
     password = generate_password()
     with unit_of_work(ctx.sessions) as db:
@@ -71,6 +71,10 @@ class CanaryClient:
 def canary_client(ctx: CheckContext, policy_lines: Sequence[str] = ()) -> Iterator[CanaryClient]:
     """A client-credentials client; ``policy_lines`` (``{client}`` stands for its subject) are
     added to the policy for the probe and the previous policy is restored afterwards."""
+    from iam.oauth2.schemas import ClientSpec
+    from iam.oauth2.service import apply_client, delete_client, get_client
+    from policies import service as policies
+
     client_id = f"canary-{secrets.token_hex(6)}"
     with unit_of_work(ctx.sessions) as db:
         applied = apply_client(

@@ -6,9 +6,6 @@ from datetime import timedelta
 
 from compliance.checks.base import CheckContext, CheckResult, check
 from iam.accounts import password_rules, repository
-from iam.accounts.service import list_users
-from iam.mfa.service import mfa_methods
-from iam.oauth2.service import list_clients
 
 PCI_MAX_LOCKOUT_ATTEMPTS = 10
 PCI_MIN_LOCKOUT_MINUTES = 30
@@ -127,6 +124,8 @@ def mfa_required_roles_check(ctx: CheckContext) -> CheckResult:
     controls=["pci-dss-4.0.1:8.4.1", "pci-dss-4.0.1:8.5.1"],
 )
 def admins_enrolled_mfa_check(ctx: CheckContext) -> CheckResult:
+    from iam.mfa.service import mfa_methods
+
     missing = [
         str(user.id)
         for role in MFA_ROLES
@@ -165,6 +164,8 @@ def inactive_accounts_check(ctx: CheckContext) -> CheckResult:
     controls=["pci-dss-4.0.1:8.2.1", "pci-dss-4.0.1:8.2.2"],
 )
 def shared_accounts_check(ctx: CheckContext) -> CheckResult:
+    from iam.accounts.service import list_users
+
     generic = sorted(
         str(user.id)
         for user in list_users(ctx.session, status="active")
@@ -179,6 +180,8 @@ def shared_accounts_check(ctx: CheckContext) -> CheckResult:
     controls=["pci-dss-4.0.1:8.6.3"],
 )
 def service_secret_age_check(ctx: CheckContext) -> CheckResult:
+    from iam.oauth2.service import list_clients
+
     oldest = ctx.now - timedelta(days=SERVICE_SECRET_MAX_AGE_DAYS)
     stale = sorted(
         client.client_id

@@ -8,8 +8,6 @@ import secrets
 from compliance.checks.base import CheckContext, CheckResult, check
 from compliance.checks.canary import browser, canary_user, submit_login
 from core.database import unit_of_work
-from iam.accounts.service import get_user_by_email
-from iam.mfa.service import mfa_methods
 
 PCI_MAX_LOCKOUT_ATTEMPTS = 10
 
@@ -22,6 +20,8 @@ PCI_MAX_LOCKOUT_ATTEMPTS = 10
     timeout_seconds=60,
 )
 def lockout_probe(ctx: CheckContext) -> CheckResult:
+    from iam.accounts.service import get_user_by_email
+
     attempts = int(ctx.options.get("lockout_attempts", PCI_MAX_LOCKOUT_ATTEMPTS))
     with canary_user(ctx) as canary, browser(ctx) as client:
         refused = 0
@@ -56,6 +56,9 @@ def lockout_probe(ctx: CheckContext) -> CheckResult:
     timeout_seconds=30,
 )
 def admin_mfa_probe(ctx: CheckContext) -> CheckResult:
+    from iam.accounts.service import get_user_by_email
+    from iam.mfa.service import mfa_methods
+
     with canary_user(ctx, roles=["admin"]) as canary, browser(ctx) as client:
         response = submit_login(client, canary.email, canary.password)
         location = response.headers.get("location", "")
