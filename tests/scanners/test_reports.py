@@ -402,3 +402,44 @@ def test_html_is_self_contained_and_escapes_what_it_shows() -> None:
     assert "CWE-942" in html and "Scan report: weak" in html
     high_header = html.index(">high</th>")
     assert high_header < html.index(">medium</th>")
+
+
+def test_a_rule_outside_the_catalogue_still_gets_a_described_rule(sarif_validator: Any) -> None:
+    target = _target()
+    stray = _finding(target, title="Something odd", cwe=79, zap_plugin_id=None, risk="critical")
+    stray.rule = "engine-only-rule"  # e.g. an engine's rule key not (yet) in scanners.rules
+    document = json.loads(render("sarif", target=target, scan=None, findings=[stray]))
+    assert _errors(sarif_validator, document) == []
+    (rule,) = document["runs"][0]["tool"]["driver"]["rules"]
+    assert rule["id"] == "engine-only-rule" and rule["shortDescription"]["text"] == "Something odd"
+    assert rule["helpUri"] == "https://cwe.mitre.org/data/definitions/79.html"
+    assert rule["properties"]["security-severity"] == "9.5"
+    assert document["runs"][0]["results"][0]["level"] == "error"
+
+
+def test_reports_render_rows_loaded_from_the_database(engine: Any, sarif_validator: Any) -> None:
+    from sqlalchemy.orm import Session
+
+    target = _target()
+    scan = _scan(target)
+    findings = [_finding(target, "cors-misconfiguration"), _finding(target, "sri-missing")]
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.add(target)
+        session.flush()
+        session.add_all([scan, *findings])
+    with Session(engine) as session:
+        loaded_target = session.get_one(ScanTarget, target.id)
+        loaded_scan = session.get_one(Scan, scan.id)
+        loaded = list(session.query(Finding).filter_by(target_id=target.id))
+        outputs = {
+            fmt: render(fmt, target=loaded_target, scan=loaded_scan, findings=loaded)
+            for fmt in FORMATS
+        }
+    sarif = json.loads(outputs["sarif"])
+    assert _errors(sarif_validator, sarif) == []
+    assert sarif["runs"][0]["invocations"][0]["startTimeUtc"] == "2026-12-01T12:00:00Z"
+    document = json.loads(outputs["json"])
+    assert [f["rule"] for f in document["findings"]] == ["cors-misconfiguration", "sri-missing"]
+    assert document["findings"][0]["first_seen_at"] == "2026-12-01T12:00:00Z"
+    assert _junit(outputs["junit"]).get("failures") == "2"
+    assert b"Scan report: weak" in outputs["html"]
