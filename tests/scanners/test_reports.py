@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 import jsonschema_rs
 import pytest
+import xmlschema
 
 from core.sensitive import contains_card_number
 from scanners.engines import get_engine
@@ -27,7 +28,9 @@ from scanners.reports import FORMATS, render
 from scanners.rules import RULES
 from tests.scanners.shops import CARD, PLANTED
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMA_PATH = SCHEMAS / "sarif-schema-2.1.0.json"
+JUNIT_SCHEMA = xmlschema.XMLSchema10(SCHEMAS / "junit-10.xsd")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LIMITS = Limits(
     max_pages=50, max_depth=5, max_seconds=30, request_timeout=5, max_response_bytes=1 << 20
@@ -122,7 +125,10 @@ def _errors(validator: Any, document: Any) -> list[str]:
 
 
 def _junit(data: bytes) -> ET.Element:
-    return ET.fromstring(data)  # noqa: S314  (our own output, parsed to check it)
+    """The report parsed, after checking it against the JUnit schema Jenkins' xUnit enforces."""
+    root = ET.fromstring(data)  # noqa: S314  (our own output, parsed to check it)
+    JUNIT_SCHEMA.validate(root)
+    return root
 
 
 def _start_tags(html: str) -> list[tuple[str, list[str]]]:
@@ -304,6 +310,15 @@ def test_junit_has_one_suite_and_a_case_per_rule() -> None:
     assert root.get("failures") == "2" and suite.get("errors") == "0"
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert properties["target"] == "http://shop.test/" and properties["scan.status"] == "complete"
+
+
+def test_the_junit_schema_rejects_what_junit_consumers_do_not_read() -> None:
+    target = _target()
+    root = _junit(render("junit", target=target, scan=None, findings=[_finding(target)]))
+    suite = root.find("testsuite")
+    assert suite is not None
+    del suite.attrib["failures"]
+    assert not JUNIT_SCHEMA.is_valid(root)
 
 
 def test_junit_reports_a_failed_scan_as_an_error() -> None:
