@@ -1,13 +1,17 @@
 """SARIF 2.1.0 (OASIS, errata 01) as code-scanning UIs read it: one run, the rules with CWE tags
 and a numeric ``security-severity``, one result per finding located at its URL (with a SARIF
 ``webRequest``), ``partialFingerprints`` for dedupe across uploads, and accepted or false-positive
-findings as external suppressions so a UI shows them dismissed."""
+findings as external suppressions so a UI shows them dismissed.
+
+Locations are relative to the target's origin, named in ``originalUriBaseIds`` (SARIF 3.14.14):
+GitHub code scanning refuses an upload whose artifact URIs are absolute ``http(s)`` ones ("URI
+scheme did not match the checkout URI scheme"), while a relative URI with a base id it accepts."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from scanners.reports.content import (
     INFORMATION_URI,
@@ -31,11 +35,14 @@ BASELINE_STATE = {"new": "new", "open": "unchanged", "fixed": "absent"}
 # Characters a URI may carry as they are; anything else (braces, brackets of a mask, spaces)
 # is percent-encoded so artifactLocation.uri stays a valid URI.
 _URI_SAFE = ":/?#@!$&'()*+,;=%~"
+_PATH_SAFE = "/@!$&'()*+,;=%~"  # a relative path: a colon could read as a scheme
+TARGET_BASE = "TARGET"
 
 
 def render_sarif(report: Report) -> bytes:
     rules = report.rules()
     index = {rule.key: i for i, rule in enumerate(rules)}
+    bases = _base_ids(report)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -47,7 +54,11 @@ def render_sarif(report: Report) -> bytes:
         },
         # The category a code-scanning UI keeps apart: one per target and engine.
         "automationDetails": {"id": f"rampart/{report.target.name}/{report.engine}/"},
-        "results": [_result(f, index[f.rule]) for f in report.findings],
+        "originalUriBaseIds": {
+            name: {"uri": origin, "description": {"text": f"origin of {report.target.name}"}}
+            for origin, name in bases.items()
+        },
+        "results": [_result(f, index[f.rule], bases) for f in report.findings],
         "properties": {
             "target": {"name": report.target.name, "url": report.target.url},
             "summary": {"byRisk": report.by_risk(), "byStatus": report.by_status()},
@@ -97,7 +108,29 @@ def _rule(rule: Rule) -> dict[str, Any]:
     return described
 
 
-def _result(f: ReportFinding, rule_index: int) -> dict[str, Any]:
+def _base_ids(report: Report) -> dict[str, str]:
+    """Origin -> base id: the target's origin is TARGET, any other origin (an engine that
+    followed a link off the target) ORIGIN1, ORIGIN2 ..."""
+    bases = {_origin(report.target.url): TARGET_BASE}
+    for f in report.findings:
+        bases.setdefault(_origin(f.url), f"ORIGIN{len(bases)}")
+    return bases
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return quote(f"{parts.scheme}://{parts.netloc}/", safe=_URI_SAFE)
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    relative = quote(parts.path.lstrip("/"), safe=_PATH_SAFE)
+    if parts.query:
+        relative += "?" + quote(parts.query, safe=_URI_SAFE)
+    return relative if relative and not relative.startswith("?") else "./" + relative
+
+
+def _result(f: ReportFinding, rule_index: int, bases: dict[str, str]) -> dict[str, Any]:
     where = f.url_template + (f" ({f.parameter})" if f.parameter else "")
     text = f"{f.title} at {f.method} {where}." + (f" Evidence: {f.evidence}" if f.evidence else "")
     uri = quote(f.url, safe=_URI_SAFE)
@@ -107,7 +140,16 @@ def _result(f: ReportFinding, rule_index: int) -> dict[str, Any]:
         "kind": "pass" if f.status == "fixed" else "fail",
         "level": LEVELS.get(f.risk, "note"),
         "message": {"text": text},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {
+                        "uri": _relative(f.url),
+                        "uriBaseId": bases[_origin(f.url)],
+                    }
+                }
+            }
+        ],
         "webRequest": {"target": uri, "method": f.method},
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "rank": float(SECURITY_SEVERITY.get(f.risk, "0.0")) * 10,

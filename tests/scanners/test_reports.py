@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urljoin
 from uuid import uuid4
 from xml.etree import ElementTree as ET
 
@@ -183,12 +184,17 @@ def test_sarif_of_a_real_scan_validates_and_maps_rules(
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["partialFingerprints"]["rampartFinding/v1"] in fingerprints
-        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        assert uri.startswith(weak_scan_shop)
-        assert result["webRequest"]["target"] == uri
+        artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert artifact["uriBaseId"] == "TARGET" and "://" not in artifact["uri"]
+        url = urljoin(run["originalUriBaseIds"]["TARGET"]["uri"], artifact["uri"])
+        assert url.startswith(weak_scan_shop + "/")
+        assert result["webRequest"]["target"] == url
         assert result["properties"]["status"] == "new"
         assert result["baselineState"] == "new"
     levels = {r["ruleId"]: r["level"] for r in results}
+    assert run["originalUriBaseIds"] == {
+        "TARGET": {"uri": weak_scan_shop + "/", "description": {"text": "origin of weak"}}
+    }
     assert levels["cors-misconfiguration"] == "error"  # high
     assert levels["csp-missing"] == "warning"  # medium
     assert levels["server-version-disclosure"] == "note"  # low
@@ -229,7 +235,10 @@ def test_sarif_marks_accepted_false_positive_and_fixed_findings(sarif_validator:
     assert results["directory-listing"]["baselineState"] == "absent"
     assert "suppressions" not in results["email-disclosure"]
     location = results["email-disclosure"]["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == "http://shop.test/a%20b/%7Bx%7D?q=%5B1%5D"
+    assert location["artifactLocation"] == {"uri": "a%20b/%7Bx%7D?q=%5B1%5D", "uriBaseId": "TARGET"}
+    assert results["email-disclosure"]["webRequest"]["target"] == (
+        "http://shop.test/a%20b/%7Bx%7D?q=%5B1%5D"
+    )
     assert "invocations" not in document["runs"][0]  # no scan given: nothing to claim about one
 
 
@@ -458,3 +467,30 @@ def test_reports_render_rows_loaded_from_the_database(engine: Any, sarif_validat
     assert document["findings"][0]["first_seen_at"] == "2026-12-01T12:00:00Z"
     assert _junit(outputs["junit"]).get("failures") == "2"
     assert b"Scan report: weak" in outputs["html"]
+
+
+def test_sarif_locations_are_relative_to_named_origins(sarif_validator: Any) -> None:
+    target = _target()
+    home = _finding(target, "csp-missing", url="http://shop.test/")
+    search = _finding(target, "cookie-no-samesite", url="http://shop.test/?q=x")
+    elsewhere = _finding(target, "sri-missing", url="https://cdn.shop.test:8443/lib/a:b.js")
+    document = json.loads(
+        render("sarif", target=target, scan=None, findings=[home, search, elsewhere])
+    )
+    assert _errors(sarif_validator, document) == []
+    run = document["runs"][0]
+    assert {name: base["uri"] for name, base in run["originalUriBaseIds"].items()} == {
+        "TARGET": "http://shop.test/",
+        "ORIGIN1": "https://cdn.shop.test:8443/",
+    }
+    artifacts = {
+        r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"]
+        for r in run["results"]
+    }
+    assert artifacts["csp-missing"] == {"uri": "./", "uriBaseId": "TARGET"}
+    assert artifacts["cookie-no-samesite"] == {"uri": "./?q=x", "uriBaseId": "TARGET"}
+    assert artifacts["sri-missing"] == {"uri": "lib/a%3Ab.js", "uriBaseId": "ORIGIN1"}
+    for rule, artifact in artifacts.items():  # each resolves back to the finding's URL
+        base = run["originalUriBaseIds"][artifact["uriBaseId"]]["uri"]
+        url = {"csp-missing": home, "cookie-no-samesite": search, "sri-missing": elsewhere}[rule]
+        assert unquote(urljoin(base, artifact["uri"])) == url.url
