@@ -6,7 +6,8 @@ RampartError (core)
  │    ├── ScanNotFound          404
  │    └── FindingNotFound       404
  ├── ValidationFailed (core)    422
- │    └── TargetInvalid         422  a bad name, URL, pattern or header
+ │    ├── TargetInvalid         422  a bad name, URL, pattern or header
+ │    └── ReportFormatUnknown   422  a report format other than sarif, junit, json, html
  ├── Conflict (core)            409
  │    ├── TargetExists          409
  │    └── TransitionRefused     409  a lifecycle change the finding's status does not allow
@@ -49,3 +50,7 @@ class TargetRefused(RampartError):
 
 class ScanFailed(RampartError):
     status, slug, title = 502, "scan-failed", "Scan failed"
+
+
+class ReportFormatUnknown(ValidationFailed):
+    slug, title = "scan-report-format-unknown", "Report format unknown"
