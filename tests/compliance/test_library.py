@@ -10,7 +10,7 @@ import pytest
 from compliance import library_doc
 from compliance.checks import load_all
 from compliance.checks.base import REGISTRY
-from compliance.controls import ControlLibrary, load_library
+from compliance.controls import LIBRARY_DIR, ControlLibrary, ControlLibraryInvalid, load_library
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compliance-controls.md"
 PCI, GDPR = "pci-dss-4.0.1", "gdpr"
@@ -147,3 +147,36 @@ def test_the_controls_page_is_generated_from_the_library() -> None:
         "docs/compliance-controls.md is stale: run "
         "`uv run python -m compliance.library_doc > docs/compliance-controls.md`"
     )
+
+
+def _library_dir(tmp_path: Path, gdpr_text: str) -> Path:
+    directory = tmp_path / "library"
+    directory.mkdir()
+    shipped = LIBRARY_DIR
+    (directory / "pci-dss-4.0.1.yaml").write_text((shipped / "pci-dss-4.0.1.yaml").read_text())
+    (directory / "gdpr.yaml").write_text(gdpr_text)
+    return directory
+
+
+def test_a_bad_field_names_the_file_line_and_field_and_nothing_loads(tmp_path: Path) -> None:
+    shipped = LIBRARY_DIR / "gdpr.yaml"
+    lines = shipped.read_text().splitlines(keepends=True)
+    # The third control's owner role becomes one the schema does not know.
+    owner_lines = [n for n, line in enumerate(lines) if line.startswith("  owner_role:")]
+    target = owner_lines[2]
+    lines[target] = "  owner_role: janitor\n"
+    directory = _library_dir(tmp_path, "".join(lines))
+
+    with pytest.raises(ControlLibraryInvalid) as raised:
+        load_library(directory)
+
+    message = str(raised.value)
+    assert message.startswith(f"{directory / 'gdpr.yaml'}:{target + 1}: controls[2].owner_role")
+    assert "(control art-5.1.c)" in message
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    directory = _library_dir(tmp_path, "id: gdpr\ncontrols:\n- id: [unclosed\n")
+
+    with pytest.raises(ControlLibraryInvalid, match=r"gdpr\.yaml:\d+: not valid YAML"):
+        load_library(directory)
