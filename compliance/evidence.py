@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from compliance.checks.base import Artefact, CheckResult, RegisteredCheck
 from compliance.models import EvidenceArtefact, EvidenceRecord
 from core.audit.canonical import format_occurred_at
-from core.audit.service import record_event
+from core.audit.service import append_prepared, prepare_event
 from core.audit.signing import Signer, key_fingerprint
 from core.ids import uuid7
 from core.sensitive import MASK, contains_card_number, mask_card_numbers
@@ -101,6 +101,64 @@ def record_evidence(
 ) -> EvidenceRecord:
     """Sign ``outcome`` as an evidence record and append the ledger entry that records it, in
     the caller's transaction (both commit or neither)."""
+    (record,) = record_evidence_many(session, signer, [outcome], collector=collector, run_id=run_id)
+    return record
+
+
+def record_evidence_many(
+    session: Session,
+    signer: Signer,
+    outcomes: Sequence[Outcome],
+    *,
+    collector: str,
+    run_id: UUID | None = None,
+) -> list[EvidenceRecord]:
+    """Sign each outcome as an evidence record and chain their ledger entries in order, under
+    one lock of the chain head and one multi-row insert, in the caller's transaction."""
+    fingerprint = key_fingerprint(signer.public_signing_key())
+    records = [
+        _signed_record(signer, outcome, collector, run_id, fingerprint) for outcome in outcomes
+    ]
+    events = [
+        prepare_event(
+            event_type=EVIDENCE_EVENT,
+            outcome="success"
+            if record.status in ("pass", "manual", "not_applicable")
+            else "failure",
+            resource=f"compliance/evidence/{record.id}",
+            details={
+                "evidence_id": str(record.id),
+                "check": record.check_id,
+                "controls": list(outcome.check.controls),
+                "status": record.status,
+                "sha256": record.digest,
+            },
+        )
+        for record, outcome in zip(records, outcomes, strict=True)
+    ]
+    for record, entry in zip(records, append_prepared(session, events), strict=True):
+        record.audit_seq = entry["seq"]
+    session.add_all(records)
+    if any(outcome.result.artefacts for outcome in outcomes):
+        session.flush()  # no ORM relationship orders the inserts: the parents go first
+    for record, outcome in zip(records, outcomes, strict=True):
+        for position, artefact in enumerate(outcome.result.artefacts):
+            session.add(
+                EvidenceArtefact(
+                    evidence_id=record.id,
+                    position=position,
+                    name=artefact.name,
+                    media_type=artefact.media_type,
+                    sha256=artefact.sha256,
+                    content=artefact.content,
+                )
+            )
+    return records
+
+
+def _signed_record(
+    signer: Signer, outcome: Outcome, collector: str, run_id: UUID | None, fingerprint: str
+) -> EvidenceRecord:
     result = outcome.result
     record = EvidenceRecord(
         id=uuid7(),
@@ -121,35 +179,7 @@ def record_evidence(
     canonical = canonical_evidence(record)
     record.digest = digest_of(canonical)
     record.signature = signer.sign(signed_message(canonical))
-    record.key_fingerprint = key_fingerprint(signer.public_signing_key())
-    entry = record_event(
-        session,
-        event_type=EVIDENCE_EVENT,
-        outcome="success" if result.status in ("pass", "manual", "not_applicable") else "failure",
-        resource=f"compliance/evidence/{record.id}",
-        details={
-            "evidence_id": str(record.id),
-            "check": record.check_id,
-            "controls": list(outcome.check.controls),
-            "status": record.status,
-            "sha256": record.digest,
-        },
-    )
-    record.audit_seq = entry.seq
-    session.add(record)
-    if result.artefacts:
-        session.flush()  # no ORM relationship orders the inserts: the parent goes first
-    for position, artefact in enumerate(result.artefacts):
-        session.add(
-            EvidenceArtefact(
-                evidence_id=record.id,
-                position=position,
-                name=artefact.name,
-                media_type=artefact.media_type,
-                sha256=artefact.sha256,
-                content=artefact.content,
-            )
-        )
+    record.key_fingerprint = fingerprint
     return record
 
 

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 import httpx
@@ -85,9 +86,10 @@ class RegisteredCheck:
     timeout_seconds: float
     function: CheckFunction
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """SHA-256 (first 16 hex) of the check's source: a changed check is a new version."""
+        """SHA-256 (first 16 hex) of the check's source: a changed check is a new version.
+        Computed once per process (reading the source costs ~2 ms, more than the signature)."""
         source = inspect.getsource(self.function).encode()
         return hashlib.sha256(source).hexdigest()[:16]
 

@@ -39,6 +39,7 @@ class LocalKeyProvider:
         self._lock = threading.Lock()
         self._loaded: keyfile.KeyFile | None = None
         self._stamp: FileStamp | None = None
+        self._signing: tuple[bytes, Ed25519PrivateKey] | None = None
 
     def ensure_keys(self) -> list[str]:
         if keyfile.create_local_key_file(self.path):
@@ -101,13 +102,21 @@ class LocalKeyProvider:
             versions=tuple(sorted(keys.keks)),
         )
 
+    def _signing_key(self) -> Ed25519PrivateKey:
+        """The signing key, parsed again only when the key file's bytes change (evidence signs
+        thousands of records a second; parsing cost as much as signing)."""
+        raw = self._keys().signing_private_key
+        cached = self._signing
+        if cached is None or cached[0] != raw:
+            cached = (raw, Ed25519PrivateKey.from_private_bytes(raw))
+            self._signing = cached
+        return cached[1]
+
     def sign(self, message: bytes) -> bytes:
-        private = Ed25519PrivateKey.from_private_bytes(self._keys().signing_private_key)
-        return private.sign(message)
+        return self._signing_key().sign(message)
 
     def public_signing_key(self) -> bytes:
-        private = Ed25519PrivateKey.from_private_bytes(self._keys().signing_private_key)
-        return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self._signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     def check(self) -> None:
         probe = secrets.token_bytes(32)

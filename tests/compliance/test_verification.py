@@ -116,3 +116,28 @@ def test_a_large_store_is_verified_one_batch_at_a_time(
         session.execute(delete(EvidenceRecord).where(EvidenceRecord.id == UUID(gone)))
     (problem,) = _verify(deps)
     assert gone in problem and "no longer stored" in problem
+
+
+def test_a_batch_of_evidence_is_chained_in_order_and_verifies(
+    deps: EngineDeps, register: Register
+) -> None:
+    from compliance.evidence import Outcome, record_evidence_many
+    from core.audit.models import AuditEntry
+    from core.clock import utcnow
+
+    check = _artefact_check(register)
+    now = utcnow()
+    outcomes = [Outcome(check, check.function(None), now, now) for _ in range(3)]  # type: ignore[arg-type]
+    with unit_of_work(deps.sessions) as session:
+        records = record_evidence_many(session, deps.signer, outcomes, collector="test")
+    seqs = [record.audit_seq for record in records]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    with unit_of_work(deps.read_sessions, read_only=True) as session:
+        entries = [session.get(AuditEntry, seq) for seq in seqs]
+        assert [e.details for e in entries if e] == [
+            f'{{"check":"tests.with_artefact","controls":["test-fw:1.1"],"evidence_id":"{r.id}",'
+            f'"sha256":"{r.digest}","status":"pass"}}'
+            for r in records
+        ]
+        assert session.query(EvidenceArtefact).count() == 3
+    assert _verify(deps) == []
