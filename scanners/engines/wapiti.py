@@ -103,8 +103,16 @@ _GRACE_SECONDS = 30.0  # wapiti's own --max-scan-time excludes start-up and the 
 class WapitiEngine:
     name = "wapiti"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        start_urls: tuple[str, ...] = (),
+        openapi_url: str = "",
+    ) -> None:
         self._settings = settings or get_settings()
+        self.start_urls = start_urls  # extra pages to start from (`-s`), e.g. a login page
+        self.openapi_url = openapi_url  # an OpenAPI document whose operations wapiti attacks
         self._process: subprocess.Popen[str] | None = None
         self._cancelled = threading.Event()
         self.workdir: Path | None = None
@@ -137,6 +145,8 @@ class WapitiEngine:
             "--max-links-per-page", str(max(1, limits.max_pages)),
             "--max-files-per-dir", str(max(1, limits.max_pages)),
             "--max-scan-time", str(limits.max_seconds),
+            # --max-scan-time alone does not bound the attack phase: split the budget per module
+            "--max-attack-time", f"{limits.max_seconds / max(1, len(self.modules())):.1f}",
             "-t", str(limits.request_timeout),
             "-A", "Rampart-Scanner/1 (wapiti)",
             "-v", "1",
@@ -144,6 +154,10 @@ class WapitiEngine:
         ]  # fmt: skip
         for pattern in request.scope.exclude:
             argv += ["-x", pattern]
+        for url in self.start_urls:
+            argv += ["-s", url]
+        if self.openapi_url:
+            argv += ["--swagger", self.openapi_url]
         return argv
 
     def cancel(self) -> None:

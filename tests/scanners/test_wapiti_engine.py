@@ -5,6 +5,7 @@ them on the command line or in findings, and stops on cancel and on its deadline
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -92,9 +93,22 @@ def test_the_hardened_shop_has_nothing_of_medium_risk_or_above(hardened_shop: st
 def test_dogfood_rampart_itself_has_nothing_of_medium_risk_or_above(settings: Settings) -> None:
     from server.app import create_app
 
+    limits = Limits(max_pages=300, max_depth=3, max_seconds=45, request_timeout=5,
+                    max_response_bytes=1 << 20)  # fmt: skip
     with serve_app(create_app(settings)) as url:
-        observations, progress = _run(_engine(), _request(url))
+        # The root links nowhere: wapiti attacks every operation of the OpenAPI document and
+        # the HTML pages as well.
+        engine = WapitiEngine(
+            get_settings().model_copy(update={"scan_wapiti_modules": FAST_MODULES}),
+            openapi_url=url + "/openapi.json",
+            start_urls=(url + "/login", url + "/docs"),
+        )
+        observations, progress = _run(engine, _request(url, limits=limits))
     assert progress[-1].done == progress[-1].total  # the scan ran to the end
+    assert engine.report_path is not None
+    crawled = json.loads(engine.report_path.read_text())["infos"]["crawled_pages_nbr"]
+    assert crawled >= 100  # the API's operations were reached, not only the root
+    engine.cleanup()
     assert _serious(observations) == []
 
 
