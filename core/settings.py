@@ -479,6 +479,34 @@ class Settings(BaseSettings):
     scan_sla_low_days: int = Field(
         default=120, ge=1, description="Days a low-risk finding may stay open (its SLA)."
     )
+    scan_wapiti_binary: str = Field(
+        default=".venv-wapiti/bin/python",
+        description=(
+            "Python interpreter of the separate wapiti3 environment (scripts/bootstrap.sh "
+            "installs it from deploy/wapiti/requirements.txt); a relative path is taken from "
+            "the current directory."
+        ),
+    )
+    scan_wapiti_modules: str = Field(
+        default="xss,sql,exec,file,crlf,redirect,permanentxss,ssrf",
+        description="Comma-separated wapiti attack modules an active scan runs.",
+    )
+    scan_zap_url: str = Field(
+        default="http://127.0.0.1:8090",
+        description="Base URL of the ZAP daemon's API (deploy/compose.yaml runs one).",
+    )
+    scan_zap_api_key: SecretStr | None = Field(
+        default=None, description="API key of the ZAP daemon (ZAP's `api.key`)."
+    )
+    scan_zap_policy: str = Field(
+        default="", description="Name of the ZAP active-scan policy; empty: ZAP's default."
+    )
+    scan_zap_ajax_spider: bool = Field(
+        default=False, description="Run ZAP's Ajax spider after the classic spider."
+    )
+    scan_zap_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often a ZAP scan's status is polled, in seconds."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,3 +10,13 @@ fi
 uv sync --frozen --quiet --compile-bytecode
 .venv/bin/python -m compileall -q -j 0 benchmarks cli compliance core iam policies scanners sdk \
   server vault >/dev/null
+
+# wapiti3 (the active scan engine) in its own environment: its pins conflict with uv.lock.
+# Installed from the hashed deploy/wapiti/requirements.txt (regenerate with
+# `uv pip compile --python-version 3.11 --generate-hashes deploy/wapiti/requirements.in
+# -o deploy/wapiti/requirements.txt`); RAMPART_SCAN_WAPITI_BINARY points at its interpreter.
+if [ ! -x .venv-wapiti/bin/wapiti ] || ! cmp -s deploy/wapiti/requirements.txt .venv-wapiti/.requirements.txt; then
+  uv venv --quiet --allow-existing --python "$(uv run --frozen python -c 'import sys; print(sys.executable)')" .venv-wapiti
+  VIRTUAL_ENV=.venv-wapiti uv pip install --quiet --require-hashes -r deploy/wapiti/requirements.txt
+  cp deploy/wapiti/requirements.txt .venv-wapiti/.requirements.txt
+fi

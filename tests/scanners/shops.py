@@ -3,6 +3,9 @@ in PLANTED) and a hardened one that gets them right; both real HTTP apps for the
 
 from __future__ import annotations
 
+import html
+import sqlite3
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -29,7 +32,17 @@ WEAK_HOME = """<html><head><title>Weak shop</title>
 <script src="https://cdn.example.com/widget.js"></script></head><body>
 <a href="/orders/1001">order 1001</a> <a href="/orders/1002">order 1002</a>
 <a href="/files/">files</a> <a href="/api/cart">cart</a> <a href="https://elsewhere.example/">out</a>
+<a href="/search?q=shoes">search</a> <a href="/product?id=1">product 1</a>
 </body></html>"""
+# What an active engine (wapiti, ZAP) must find on the weak shop, beyond the passive issues.
+PLANTED_ACTIVE = {"xss-reflected", "sql-injection"}
+
+
+def _products() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT)")
+    db.executemany("INSERT INTO products VALUES (?, ?)", [(1, "shoes"), (2, "socks")])
+    return db
 
 
 def _weak_headers() -> dict[str, str]:
@@ -57,12 +70,32 @@ def build_weak_shop() -> Starlette:
     async def cart(request: Request) -> Response:
         return JSONResponse({"items": []}, headers=_weak_headers())
 
+    async def search(request: Request) -> Response:
+        # Planted reflected XSS: the query is echoed unescaped.
+        query = request.query_params.get("q", "")
+        return HTMLResponse(f"<html><body>Results for {query}</body></html>")
+
+    db = _products()
+
+    async def product(request: Request) -> Response:
+        # Planted error-based SQL injection: a real query built by concatenation, its error text
+        # returned to the client.
+        sql = "SELECT name FROM products WHERE id = " + request.query_params.get("id", "1")  # noqa: S608
+        try:
+            rows = db.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            return HTMLResponse(f"<html><body>sqlite3.OperationalError: {exc}</body></html>", 500)
+        names = ", ".join(html.escape(str(row[0])) for row in rows)
+        return HTMLResponse(f"<html><body>Product: {names}</body></html>")
+
     return Starlette(
         routes=[
             Route("/", home),
             Route("/orders/{number}", order),
             Route("/files/", files),
             Route("/api/cart", cart),
+            Route("/search", search),
+            Route("/product", product),
         ]
     )
 
