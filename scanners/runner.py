@@ -105,6 +105,16 @@ def create_scan(session: Session, target_name: str, engine: str, *, actor: str) 
     return scan
 
 
+def start_scan(session: Session, target_name: str, engine: str, *, actor: str) -> Scan:
+    """A queued scan and its ``scanners.scan`` job run, both committed with the caller."""
+    from core.jobs import enqueue
+
+    scan = create_scan(session, target_name, engine, actor=actor)
+    scan.job_run_id = enqueue(session, "scanners.scan", {"scan_id": str(scan.id)})
+    session.flush()
+    return scan
+
+
 def cancel_scan(session: Session, scan_id: UUID | str, *, actor: str) -> Scan:
     scan = get_scan(session, scan_id)
     if scan.status not in ("queued", "running"):

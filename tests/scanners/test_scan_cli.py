@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -42,7 +43,7 @@ def toggled_shop() -> Iterator[tuple[str, Toggled]]:
         yield url, shop
 
 
-def _cli(*args: str) -> tuple[int, dict[str, object]]:
+def _cli(*args: str) -> tuple[int, dict[str, Any]]:
     result = runner.invoke(app, ["scan", *args, "--json"])
     assert result.exit_code in (0, 1, 2), result.output
     return result.exit_code, json.loads(result.stdout)
@@ -78,7 +79,7 @@ def test_weak_shop_fails_dedupes_and_a_fix_closes_its_finding(
     shop.csp = "default-src 'self'; frame-ancestors 'none'"
     code, third = _cli("run", "weak", "--engine", "builtin", "--fail-on", "high")
     assert code == 1  # the card number and CORS are still there
-    rules = {f["rule"] for f in third["findings"]}  # type: ignore[union-attr]
+    rules = {f["rule"] for f in third["findings"]}
     assert "csp-missing" not in rules and "frame-protection-missing" not in rules
     with unit_of_work(read_only=True) as session:
         csp = session.scalars(select(Finding).where(Finding.rule == "csp-missing")).all()
@@ -120,8 +121,8 @@ def test_only_registered_targets_and_private_addresses_need_the_setting(
 def test_header_secret_is_sealed_and_never_shown(
     weak_scan_shop: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    added = runner.invoke(app, ["scan", "target", "add", weak_scan_shop, "--name", "authed",
-                                "--headers-stdin", "--json"], input=f"Authorization: {SECRET}\n")  # fmt: skip
+    add = ["scan", "target", "add", weak_scan_shop, "--name", "authed", "--headers-stdin", "--json"]
+    added = runner.invoke(app, add, input=f"Authorization: {SECRET}\n")
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["header_names"] == ["Authorization"]
     outputs = [added.output]
