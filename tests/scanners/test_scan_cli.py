@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -154,3 +155,36 @@ def test_bad_patterns_and_urls_are_one_line_errors() -> None:
     _add("x", "http://shop.test")
     dup = runner.invoke(app, ["scan", "target", "add", "http://shop.test/", "--name", "x"])
     assert dup.exit_code == 1 and "exists" in dup.stderr
+
+
+def test_findings_show_accept_false_positive_and_the_gate(weak_scan_shop: str) -> None:
+    _add("weak", weak_scan_shop)
+    _cli("run", "weak")
+    code, listed = _cli("findings", "weak", "--min-risk", "high")
+    assert code == 0
+    high = listed["findings"]
+    assert {f["rule"] for f in high} == {"card-number-disclosure", "cors-misconfiguration"}
+    card = next(f for f in high if f["rule"] == "card-number-disclosure")
+    _, shown = _cli("show", card["id"])
+    assert shown["fingerprint"] == card["fingerprint"] and "1111" in shown["evidence"]
+    assert not contains_card_number(json.dumps(shown))
+    too_long = ["--reason", "test fixture", "--approver", "ciso", "--until", "2099-01-01"]
+    accepted = runner.invoke(app, ["scan", "accept", card["id"], *too_long, "--json"])
+    assert accepted.exit_code == 1 and "within a year" in accepted.stderr
+    until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    _, accepted_json = _cli("accept", card["id"], "--reason", "test fixture", "--approver",
+                            "ciso", "--until", until)  # fmt: skip
+    assert accepted_json["status"] == "accepted" and accepted_json["approver"] == "ciso"
+    for cors in (f for f in high if f["rule"] == "cors-misconfiguration"):
+        _, fp = _cli("false-positive", cors["id"], "--reason", "origin allow-listed upstream")
+        assert fp["status"] == "false_positive"
+    code, rerun = _cli("run", "weak", "--fail-on", "high")
+    assert code == 2  # only medium and low remain active: warnings
+    assert {f["rule"] for f in rerun["findings"]}.isdisjoint(
+        {"card-number-disclosure", "cors-misconfiguration"}
+    )
+    report = runner.invoke(app, ["scan", "run", "weak", "--format", "sarif"])
+    try:
+        import scanners.reports  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:
+        assert report.exit_code == 3 and "scanners.reports" in report.stderr
