@@ -39,6 +39,7 @@ JOB_MODULES: tuple[str, ...] = (
     "vault.jobs",
     "compliance.jobs",
     "compliance.reviews_jobs",
+    "scanners.jobs",
 )
 
 
