@@ -147,18 +147,18 @@ def target_remove(name: str, json_output: bool = JsonOption) -> None:
     print(f"target {shown['name']} removed")
 
 
-def _reports() -> Any:
-    try:
-        import scanners.reports as reports  # type: ignore[import-untyped,unused-ignore]
-    except ImportError:
-        fail("report formats need scanners.reports, which this build does not have", 3)
-    return reports
+def _check_format(fmt: str) -> None:
+    """Before any scan starts: an unknown format is exit 3 without scanning."""
+    from scanners.reports import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"unknown report format {fmt!r}; formats: {', '.join(FORMATS)}", 3)
 
 
 def _write_report(fmt: str, output: Path | None, target: Any, scan: Any, rows: list[Any]) -> None:
-    reports = _reports()
-    if fmt not in reports.FORMATS:
-        fail(f"unknown report format {fmt!r}; formats: {', '.join(reports.FORMATS)}", 3)
+    from scanners import reports
+
+    _check_format(fmt)
     data: bytes = reports.render(fmt, target=target, scan=scan, findings=rows)
     if output is None:
         sys.stdout.buffer.write(data)
@@ -190,7 +190,7 @@ def run(
     if fail_on not in RISK_CHOICES:
         fail(f"--fail-on must be one of {', '.join(RISK_CHOICES)}", 3)
     if fmt is not None:
-        _reports()
+        _check_format(fmt)
     try:
         with _acting_as_cli() as actor:
             with unit_of_work() as session:
@@ -330,7 +330,7 @@ def report(
     from scanners.findings import list_findings
     from scanners.targets import find
 
-    _reports()
+    _check_format(fmt)
     with cli_errors(), unit_of_work() as session:
         row = find(session, target)
         rows = list_findings(session, row)

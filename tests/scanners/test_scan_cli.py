@@ -183,8 +183,27 @@ def test_findings_show_accept_false_positive_and_the_gate(weak_scan_shop: str) -
     assert {f["rule"] for f in rerun["findings"]}.isdisjoint(
         {"card-number-disclosure", "cors-misconfiguration"}
     )
-    report = runner.invoke(app, ["scan", "run", "weak", "--format", "sarif"])
-    try:
-        import scanners.reports  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
-    except ImportError:
-        assert report.exit_code == 3 and "scanners.reports" in report.stderr
+    unknown = runner.invoke(app, ["scan", "run", "weak", "--format", "pdf"])
+    assert unknown.exit_code == 3 and "unknown report format 'pdf'" in unknown.stderr
+
+
+def test_the_issue_command_writes_sarif_that_validates_and_exits_1(
+    toggled_shop: tuple[str, Toggled], tmp_path: Any
+) -> None:
+    """`rampart scan run weak --engine builtin --fail-on high --format sarif --output out.sarif`"""
+    import jsonschema_rs
+
+    from tests.scanners.test_reports import SCHEMA_PATH
+
+    url, _ = toggled_shop
+    _add("weak", url)
+    out = tmp_path / "out.sarif"
+    result = runner.invoke(app, ["scan", "run", "weak", "--engine", "builtin", "--fail-on",
+                                 "high", "--format", "sarif", "--output", str(out)])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    document = json.loads(out.read_text())
+    validator = jsonschema_rs.Draft4Validator(json.loads(SCHEMA_PATH.read_text()))
+    assert [e.message for e in validator.iter_errors(document)] == []
+    reported = {r["ruleId"] for r in document["runs"][0]["results"]}
+    assert reported >= PLANTED
+    assert not contains_card_number(out.read_text())
