@@ -7,6 +7,7 @@ exception or a timeout becomes an ``error`` result in the engine, never a crash 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -88,8 +89,15 @@ class RegisteredCheck:
     @property
     def version(self) -> str:
         """SHA-256 (first 16 hex) of the check's source: a changed check is a new version."""
-        source = inspect.getsource(self.function).encode()
-        return hashlib.sha256(source).hexdigest()[:16]
+        return _source_version(self.function)
+
+
+@functools.cache
+def _source_version(function: CheckFunction) -> str:
+    # Once per function and process: inspect.getsource re-reads and re-tokenizes the module on
+    # every call (~4 ms), which held evidence writes to ~200/s (benchmarks/bench_compliance.py).
+    source = inspect.getsource(function).encode()
+    return hashlib.sha256(source).hexdigest()[:16]
 
 
 REGISTRY: dict[str, RegisteredCheck] = {}
