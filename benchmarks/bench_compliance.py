@@ -256,7 +256,7 @@ def _posture_figures(backend: str, engine: Engine, count: int) -> list[Figure]:
             _copy_rows(connection, count)
         else:
             for chunk in _bulk_rows(count):  # executemany of one prepared INSERT
-                connection.execute(insert(EvidenceRecord.__table__), chunk)
+                connection.execute(insert(EvidenceRecord), chunk)
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE compliance_evidence"))
         else:
