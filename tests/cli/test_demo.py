@@ -14,8 +14,10 @@ from core.database import unit_of_work
 from core.settings import Settings
 from iam.accounts.models import User
 from iam.accounts.service import get_user_by_email
+from server.registry import import_all_models
 from vault.models import VaultToken
 
+import_all_models()  # the PostgreSQL fixture empties every table the metadata knows
 runner = CliRunner()
 
 
