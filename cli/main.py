@@ -48,6 +48,7 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy("compliance", "cli.compliance:app", "Controls and evidence: list, run, status, verify."),
     Lazy("review", "cli.review:app", "Access reviews (7.2.4): start, list, decide, sign-off."),
     Lazy("scan", "cli.scan:app", "Scans: targets, runs with exit codes, findings, reports."),
+    Lazy("demo", "cli.demo:app", "Demo data: seed a realistic demo shop to explore."),
 )
 
 # Plain help (no rich panels): options read as `--json`, `--limit <int>`, without a type tag on

@@ -52,7 +52,7 @@ def luhn_valid(digits: str) -> bool:
     return luhn_sum(digits) % 10 == 0
 
 
-def _without_uuids(text: str) -> str:
+def without_uuids(text: str) -> str:
     """``text`` with every canonical UUID blanked out, keeping positions unchanged."""
     if "-" not in text:
         return text
@@ -61,7 +61,7 @@ def _without_uuids(text: str) -> str:
 
 def card_numbers_in(text: str) -> Iterator[re.Match[str]]:
     """Luhn-valid 13-19 digit runs in ``text`` (canonical UUIDs are not card numbers)."""
-    for match in _CARD_CANDIDATE.finditer(_without_uuids(text)):
+    for match in _CARD_CANDIDATE.finditer(without_uuids(text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             yield match

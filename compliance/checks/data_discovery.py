@@ -13,9 +13,13 @@ from sqlalchemy import MetaData, String, Text, create_engine, select
 from sqlalchemy.engine import Connection
 
 from compliance.checks.base import CheckContext, CheckResult, check
+from core.sensitive import without_uuids
 
-# 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run.
-_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer run of digits
+# or of hex: a SHA-256 in hex (evidence digests, ledger hashes, their copies in audit details)
+# holds a Luhn-valid run of 13+ digits about once in a hundred; a card number is never glued to
+# the letters a-f. Canonical UUIDs are ids, never card numbers (core.sensitive blanks them too).
+_CANDIDATE = re.compile(r"(?<![0-9a-fA-F])(?:\d[ -]?){12,18}\d(?![0-9a-fA-F])")
 SKIPPED_COLUMNS = {("vault_tokens", "ciphertext"), ("data_keys", "wrapped")}
 MAX_FINDINGS = 50
 ROWS_PER_COLUMN = 100_000
@@ -32,7 +36,7 @@ def luhn_valid(digits: str) -> bool:
 
 def card_numbers(text: str) -> Iterator[str]:
     """Masked (first 6, last 4) card-number candidates in ``text`` that pass the Luhn check."""
-    for match in _CANDIDATE.finditer(text):
+    for match in _CANDIDATE.finditer(without_uuids(text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits):
             yield f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"

@@ -27,6 +27,17 @@ def test_luhn_and_masking() -> None:
     assert list(card_numbers("order 1234567890123 and 20261207033000123")) == []
 
 
+def test_hex_digests_and_uuids_are_not_card_numbers() -> None:
+    # Found by the done-when test: an evidence digest (and the ledger's copy of it) whose hex
+    # held a Luhn-valid 19-digit run made the scan fail on Rampart's own hashes.
+    digest = "e3b0c44298fc1c1a" + "5997531234567891770" + "bc9a2d8f"
+    assert luhn_valid("5997531234567891770")
+    assert list(card_numbers(f'{{"sha256": "{digest}"}}')) == []
+    assert list(card_numbers("id 51234567-8901-2345-6789-012345678901")) == []
+    # ...while a number beside a digest is still found.
+    assert list(card_numbers(f"{digest} {PAN}")) == [MASKED]
+
+
 def test_scan_passes_with_pans_only_in_the_vault_and_fails_on_one_in_a_column(
     read_context: ContextFactory,
 ) -> None:

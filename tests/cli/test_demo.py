@@ -1,0 +1,57 @@
+"""`rampart demo seed`: what it creates through the services, that a rerun changes nothing, and a
+bad document as one line on stderr with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.database import unit_of_work
+from core.settings import Settings
+from iam.accounts.models import User
+from iam.accounts.service import get_user_by_email
+from server.registry import import_all_models
+from vault.models import VaultToken
+
+import_all_models()  # the PostgreSQL fixture empties every table the metadata knows
+runner = CliRunner()
+
+
+def test_seed_creates_the_shop_then_changes_nothing(settings: Settings) -> None:
+    first = runner.invoke(app, ["demo", "seed", "--json"])
+    assert first.exit_code == 0, first.stderr
+    created = json.loads(first.stdout)
+    assert created["changed"] is True
+    assert created["counts"] == {"users": 11, "clients": 4, "cards": 3, "weaknesses": 2}
+    assert "4111111111111111" not in first.stdout + first.stderr
+    with unit_of_work(read_only=True) as db:
+        tokens = db.scalar(select(func.count()).select_from(VaultToken))
+        inactive = get_user_by_email(db, "farid.haddad@demo-shop.example")
+        admin = get_user_by_email(db, "david.okafor@demo-shop.example")
+        users = db.scalar(select(func.count()).select_from(User))
+        assert inactive is not None and inactive.last_login_at is not None
+        assert admin is not None and admin.last_login_at is not None
+        assert inactive.last_login_at < admin.last_login_at
+    assert tokens == 3
+
+    second = runner.invoke(app, ["demo", "seed"])
+    assert second.exit_code == 0, second.stderr
+    assert second.stdout == "demo shop already seeded: nothing changed\n"
+    with unit_of_work(read_only=True) as db:
+        assert db.scalar(select(func.count()).select_from(VaultToken)) == tokens
+        assert db.scalar(select(func.count()).select_from(User)) == users
+
+
+def test_a_bad_document_is_one_line_and_writes_nothing(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "shop.yaml"
+    bad.write_text("version: 1\nusers:\n  - email: not-an-email\n", encoding="utf-8")
+    result = runner.invoke(app, ["demo", "seed", "--file", str(bad)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    with unit_of_work(read_only=True) as db:
+        assert db.scalar(select(func.count()).select_from(VaultToken)) == 0
