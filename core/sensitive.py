@@ -10,8 +10,14 @@ from typing import Any
 
 # 13-19 digits, optionally grouped by single spaces or dashes (how PANs are typed and logged).
 _CARD_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
-# Canonical UUIDs can hold Luhn-valid dash-separated digit runs (~0.1% of them); they are ids.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# Canonical UUIDs can hold Luhn-valid dash-separated digit runs (~0.1% of them), and a hex
+# digest of 32+ characters a Luhn-valid run of 13+ digits (~1% of SHA-256s): both are ids, never
+# card numbers (a card number is 13-19 digits, so a token of 32+ is never one by itself).
+_ID_TOKEN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|(?<![0-9a-z])[0-9a-f]{32,}(?![0-9a-z])",
+    re.IGNORECASE,
+)
 _SECRET_NAME = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|^key$|_key$|credential|"
     r"authorization|cookie|session[_-]?id|pan$|card[_-]?number|cvv|cvc|pin$|otp|totp)",
@@ -52,16 +58,17 @@ def luhn_valid(digits: str) -> bool:
     return luhn_sum(digits) % 10 == 0
 
 
-def without_uuids(text: str) -> str:
-    """``text`` with every canonical UUID blanked out, keeping positions unchanged."""
-    if "-" not in text:
+def without_ids(text: str) -> str:
+    """``text`` with every canonical UUID and hex digest (32+ hex characters) blanked out,
+    keeping positions unchanged."""
+    if len(text) < 32:
         return text
-    return _UUID.sub(lambda m: "u" * len(m.group()), text)
+    return _ID_TOKEN.sub(lambda m: "u" * len(m.group()), text)
 
 
 def card_numbers_in(text: str) -> Iterator[re.Match[str]]:
-    """Luhn-valid 13-19 digit runs in ``text`` (canonical UUIDs are not card numbers)."""
-    for match in _CARD_CANDIDATE.finditer(without_uuids(text)):
+    """Luhn-valid 13-19 digit runs in ``text`` (UUIDs and hex digests are not card numbers)."""
+    for match in _CARD_CANDIDATE.finditer(without_ids(text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             yield match

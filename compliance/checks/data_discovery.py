@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, String, Text, create_engine, select
 from sqlalchemy.engine import Connection
 
 from compliance.checks.base import CheckContext, CheckResult, check
-from core.sensitive import without_uuids
+from core.sensitive import without_ids
 
 # 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer run of digits
 # or of hex: a SHA-256 in hex (evidence digests, ledger hashes, their copies in audit details)
@@ -36,7 +36,7 @@ def luhn_valid(digits: str) -> bool:
 
 def card_numbers(text: str) -> Iterator[str]:
     """Masked (first 6, last 4) card-number candidates in ``text`` that pass the Luhn check."""
-    for match in _CANDIDATE.finditer(without_uuids(text)):
+    for match in _CANDIDATE.finditer(without_ids(text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits):
             yield f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"

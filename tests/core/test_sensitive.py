@@ -66,7 +66,8 @@ def test_only_a_whole_hex_value_under_a_digest_name_is_spared() -> None:
     card = "4111111111111111"
     assert find_secrets({"sha256": card}) == ["$.sha256"]  # not hex of a digest's length
     assert find_secrets({"sha256": card + "a" * 48, "x": "y"}) == []
-    assert find_secrets({"note": card + "a" * 48}) == ["$.note"]  # not named as a digest
+    assert find_secrets({"note": card + "a" * 48}) == []  # one 64-hex token: an id anywhere
+    assert find_secrets({"note": f"{card}-" + "a" * 48}) == ["$.note"]  # a card beside a digest
     assert find_secrets({"sha256": f"{card} " + "a" * 47}) == ["$.sha256"]
 
 
@@ -106,3 +107,14 @@ def _luhn_by_definition(digits: str) -> int:
 def test_luhn_sum_follows_the_definition(digits: str) -> None:
     assert luhn_sum(digits) == _luhn_by_definition(digits)
     assert luhn_valid(digits) == (_luhn_by_definition(digits) % 10 == 0)
+
+
+def test_hex_digests_and_uuids_are_ids_not_card_numbers() -> None:
+    # This SHA-256 holds a Luhn-valid 16-digit run (4111111111111111) inside its hex.
+    digest = "ab" + "4111111111111111" + "c" * 46
+    assert len(digest) == 64
+    assert not contains_card_number(f'{{"fingerprint": "{digest}"}}')
+    assert mask_card_numbers(f"seen {digest}") == f"seen {digest}"
+    # ... while a card number beside words, or glued to a short hex-looking word, is still one.
+    assert contains_card_number("card4111111111111111 charged")
+    assert mask_card_numbers("id=ab4111111111111111") == f"id=ab{MASK}"
