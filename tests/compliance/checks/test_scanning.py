@@ -12,7 +12,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from compliance.checks.scanning import scan_cadence
+from compliance.checks.scanning import SCAN_CONTROL, scan_cadence
+from compliance.controls import default_library
+from compliance.engine import Scope, default_deps
+from compliance.engine import run as run_engine
+from compliance.models import EvidenceRecord
+from compliance.posture import ControlPosture, posture
 from core.clock import utcnow
 from core.database import get_sessionmaker, unit_of_work
 from core.settings import Settings, get_settings
@@ -211,3 +216,36 @@ def test_a_finding_inside_its_sla_passes_and_an_expired_acceptance_counts_as_pas
     assert _overdue_ids(result.observed) == expected
     with unit_of_work(read_only=True) as session:  # the check itself wrote nothing
         assert session.get(Finding, card.id).status == "accepted"  # type: ignore[union-attr]
+
+
+def test_the_engine_records_both_as_evidence_and_11_3_1_turns_from_failing_to_manual_due(
+    keyed_settings: Settings,
+) -> None:
+    """Through the engine (its read-only sessions, signed evidence) and the posture: an overdue
+    finding makes 11.3.1 failing; once a rescan fixed it only the manual slot is left."""
+    library, scope = default_library(), Scope(control=SCAN_CONTROL)
+    now = utcnow()
+    _target("shop")
+    _scan("shop", now - timedelta(days=200), _issues("shop"))
+    _scan("shop", now - timedelta(days=1), _issues("shop")[2:])  # the card number is still seen
+
+    def state() -> tuple[dict[str, str], ControlPosture]:
+        results = {item.check: item.status for item in run_engine(default_deps(), library, scope)}
+        with unit_of_work(read_only=True) as session:
+            (control,) = (
+                p for p in posture(session, library, utcnow()) if p.control_id == scope.control
+            )
+        return results, control
+
+    results, control = state()
+    assert results == {RECENT: "pass", SLA: "fail"}
+    assert control.status == "failing"
+    assert f"{SLA} failed" in control.reasons
+    with unit_of_work(read_only=True) as session:
+        stored = session.scalars(select(EvidenceRecord.observed)).all()
+    assert stored and not any(CARD in text or CARD[-4:] in text for text in stored)
+
+    _scan("shop", now, [])  # the rescan confirms the resolution
+    results, control = state()
+    assert results == {RECENT: "pass", SLA: "pass"}
+    assert (control.status, control.reasons) == ("manual-due", ("manual evidence not uploaded",))
