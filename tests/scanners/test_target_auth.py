@@ -202,3 +202,26 @@ def test_auth_client_and_an_authorization_header_exclude_each_other() -> None:
                                      "t2", "--auth-client", "scanner-bot",
                                      "--header", "Authorization: Bearer x"])  # fmt: skip
     assert result.exit_code != 0 and "exclude each other" in result.stderr
+
+
+def test_a_disabled_client_fails_the_scan_in_one_line_and_mints_nothing(
+    shop: tuple[str, Seen],
+) -> None:
+    url, seen = shop
+    _client("scanner-bot")
+    with unit_of_work() as session:
+        add_target(session, name="private", url=url, auth_client="scanner-bot", actor="t")
+        scan_id = create_scan(session, "private", "builtin", actor="t").id
+        session.execute(
+            text("UPDATE oauth2_clients SET enabled = :off WHERE client_id = 'scanner-bot'"),
+            {"off": False},
+        )
+    done = execute_scan(scan_id)
+    assert done["status"] == "failed"
+    assert done["error"] == "no enabled OAuth2 client 'scanner-bot'"
+    assert seen.verified == [] and seen.refused == []
+    with unit_of_work(read_only=True) as session:
+        issued = session.execute(
+            text("SELECT event_type FROM audit_entries WHERE event_type = 'oauth2.token.issued'")
+        ).all()
+    assert issued == []
