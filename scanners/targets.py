@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
@@ -30,10 +30,12 @@ from core.errors import ValidationFailed
 from core.jobs.slots import Timing
 from core.kms.service import create_data_key, destroy_data_key, load_data_key
 from core.sensitive import contains_card_number
-from iam.oauth2.models import OAuth2Client
 from scanners.engines.base import ENGINE_NAMES
 from scanners.exceptions import TargetExists, TargetInvalid, TargetNotFound
 from scanners.models import ScanTarget
+
+if TYPE_CHECKING:
+    from iam.oauth2.models import OAuth2Client
 
 HEADER_KEY_PURPOSE = "scanners.target_headers"
 NONCE_BYTES = 12
@@ -369,6 +371,8 @@ def _validate_auth_client(
 
 def auth_client(session: Session, client_id: str) -> OAuth2Client:
     """The enabled confidential client ``client_id`` that may use client_credentials."""
+    from iam.oauth2.models import OAuth2Client  # only targets with client auth need iam's tables
+
     row = session.scalars(
         select(OAuth2Client).where(OAuth2Client.client_id == client_id)
     ).one_or_none()

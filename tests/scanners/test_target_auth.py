@@ -31,7 +31,10 @@ from iam.oauth2.service import apply_client
 from scanners.models import ScanTarget
 from scanners.runner import create_scan, execute_scan
 from scanners.targets import add_target
+from server.registry import import_all_models
 from tests.fixtures.local_apps import serve_app
+
+import_all_models()  # the PostgreSQL fixture empties every table the metadata knows
 
 if TYPE_CHECKING:
     from rampart_sdk import TokenVerifier
