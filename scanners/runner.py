@@ -74,10 +74,10 @@ def client_bearer(session: Session, target: ScanTarget) -> dict[str, str]:
     """``Authorization: Bearer <token>`` minted in-process for the target's Rampart client, as
     the token endpoint's client_credentials grant would (scope: all the client's scopes,
     audience: its default), audited like one; the token lives only in the scan's request."""
-    from iam.oauth2.tokens import access_token_audience, mint_access_token
-
     if target.auth_client is None:
         return {}
+    from iam.oauth2.tokens import access_token_audience, mint_access_token
+
     client = targets_service.auth_client(session, target.auth_client)
     scope = " ".join(sorted(set(client.scopes)))
     audience = access_token_audience(list(client.audiences), scope, None)
