@@ -18,7 +18,7 @@ import typer
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table
 
 app = typer.Typer(help="Scans: targets, runs, findings, accepted risks.", no_args_is_help=True)
-target_app = typer.Typer(help="Registered scan targets: add, list, show, remove.",
+target_app = typer.Typer(help="Registered scan targets: add, schedule, list, show, remove.",
                          no_args_is_help=True)  # fmt: skip
 app.add_typer(target_app, name="target")
 
@@ -76,6 +76,15 @@ def target_add(
     headers_stdin: bool = typer.Option(
         False, "--headers-stdin", help="Read 'Name: value' lines from stdin."
     ),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help="Scan on a schedule: P1D, P7D, P1M or cron '0 3 * * 1' (UTC)."
+    ),
+    scan_engine: str = typer.Option(
+        "builtin", "--scan-engine", help="Engine of scheduled scans: builtin, wapiti or zap."
+    ),
+    auth_client: str | None = typer.Option(
+        None, "--auth-client", help="Rampart client whose client-credentials token scans send."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Register a target; header values are sealed and never shown again, only their names."""
@@ -92,6 +101,9 @@ def target_add(
                 include=include or [],
                 exclude=exclude or [],
                 headers=headers,
+                schedule=schedule,
+                engine=scan_engine,
+                auth_client=auth_client,
                 actor=actor,
             )
             shown = added.describe()
@@ -100,6 +112,28 @@ def target_add(
         return
     print(f"target {shown['name']} added: {shown['url']} (headers: "
           f"{', '.join(shown['header_names']) or 'none'})")  # fmt: skip
+
+
+@target_app.command("schedule")
+def target_schedule(
+    name: str = typer.Argument(..., help="The target's name."),
+    schedule: str = typer.Argument(..., help="P1D, P7D, P1M, a cron expression (UTC), or off."),
+    scan_engine: str | None = typer.Option(
+        None, "--scan-engine", help="Engine of scheduled scans: builtin, wapiti or zap."
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Scan a target on a schedule (scanners.schedule_due starts due scans every minute)."""
+    from core.database import unit_of_work
+    from scanners.targets import set_schedule
+
+    with cli_errors(), _acting_as_cli() as actor, unit_of_work() as session:
+        shown = set_schedule(session, name, schedule, engine=scan_engine, actor=actor).describe()
+    if json_output:
+        print_json(shown)
+        return
+    when = shown["schedule"] or "off"
+    print(f"target {shown['name']}: schedule {when} (engine {shown['engine']})")
 
 
 @target_app.command("list")
@@ -113,9 +147,10 @@ def target_list(json_output: bool = JsonOption) -> None:
     if json_output:
         print_json({"targets": rows})
         return
-    print_table("Scan targets", ["name", "url", "include", "exclude", "headers"],
+    print_table("Scan targets", ["name", "url", "include", "exclude", "headers", "schedule"],
                 [[r["name"], r["url"], " ".join(r["include"]), " ".join(r["exclude"]),
-                  ", ".join(r["header_names"])] for r in rows])  # fmt: skip
+                  ", ".join(r["header_names"]), r["schedule"] or "off"]
+                 for r in rows])  # fmt: skip
 
 
 @target_app.command("show")

@@ -28,6 +28,15 @@ class ScanTarget(Base):
     header_names: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
     headers_key_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     headers_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # An ISO 8601 duration (P1D, P2W, P1M) or a five-field cron expression (UTC); None: off.
+    schedule: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    engine: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="builtin", server_default="builtin"
+    )
+    # The slot the last scheduled scan was started for (compare-and-set by scanners.schedule_due).
+    last_scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The Rampart OAuth2 client whose client-credentials token a scan sends as its bearer.
+    auth_client: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.audit.service import record_event
@@ -31,6 +32,7 @@ from scanners.engines.base import ENGINE_NAMES, Limits, Observation, Progress, S
 from scanners.exceptions import ScanNotFound, TargetInvalid, TransitionRefused
 from scanners.models import Scan, ScanTarget
 
+SCHEDULER_ACTOR = "system:scanners.schedule_due"
 ProgressCallback = Callable[[int, int, str], None]
 _PROGRESS_EVERY = 0.25  # seconds between progress writes (the last one is always written)
 
@@ -68,8 +70,40 @@ def get_scan(session: Session, scan_id: UUID | str) -> Scan:
     return scan
 
 
+def client_bearer(session: Session, target: ScanTarget) -> dict[str, str]:
+    """``Authorization: Bearer <token>`` minted in-process for the target's Rampart client, as
+    the token endpoint's client_credentials grant would (scope: all the client's scopes,
+    audience: its default), audited like one; the token lives only in the scan's request."""
+    if target.auth_client is None:
+        return {}
+    from iam.oauth2.tokens import access_token_audience, mint_access_token
+
+    client = targets_service.auth_client(session, target.auth_client)
+    scope = " ".join(sorted(set(client.scopes)))
+    audience = access_token_audience(list(client.audiences), scope, None)
+    token, issued, _ttl = mint_access_token(
+        session, client_id=client.client_id, subject=None, scope=scope, audience=audience
+    )
+    record_event(
+        session,
+        event_type="oauth2.token.issued",
+        actor=f"client:{client.client_id}",
+        resource=f"oauth2_client:{client.client_id}",
+        details={
+            "client_id": client.client_id,
+            "grant_type": "client_credentials",
+            "jti": issued.jti,
+            "scope": scope,
+            "for": f"scan_target:{target.name}",
+        },
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 def build_request(session: Session, target: ScanTarget) -> ScanRequest:
     settings = get_settings()
+    headers = targets_service.headers_of(session, target)
+    headers.update(client_bearer(session, target))
     return ScanRequest(
         target=target.name,
         scope=Scope(
@@ -83,7 +117,7 @@ def build_request(session: Session, target: ScanTarget) -> ScanRequest:
             max_response_bytes=settings.scan_max_response_bytes,
         ),
         allow_private=settings.scan_allow_private_networks,
-        headers=targets_service.headers_of(session, target),
+        headers=headers,
     )
 
 
@@ -113,6 +147,59 @@ def start_scan(session: Session, target_name: str, engine: str, *, actor: str) -
     scan.job_run_id = enqueue(session, "scanners.scan", {"scan_id": str(scan.id)})
     session.flush()
     return scan
+
+
+def start_scheduled_scans(session: Session, now: datetime | None = None) -> list[Scan]:
+    """Start one scan for each target whose schedule is due, in the caller's transaction.
+
+    Each start is guarded by a compare-and-set on the target's ``last_scheduled_at``
+    (:func:`scanners.targets.claim_slot`): a second worker that saw the same target due finds
+    the slot taken and starts nothing. A target whose previous scan is still queued or running
+    has its slot consumed without a second, overlapping scan (audited as skipped)."""
+    moment = (now or utcnow()).replace(microsecond=0)
+    started: list[Scan] = []
+    rows = session.scalars(
+        select(ScanTarget).where(ScanTarget.schedule.is_not(None)).order_by(ScanTarget.name)
+    ).all()
+    for target in rows:
+        slot = targets_service.due_slot(target, moment)
+        if slot is None or not targets_service.claim_slot(session, target, slot):
+            continue
+        busy = session.scalars(
+            select(Scan.id).where(
+                Scan.target_id == target.id,
+                Scan.engine == target.engine,
+                Scan.status.in_(("queued", "running")),
+            )
+        ).first()
+        if busy is not None:
+            record_event(
+                session,
+                event_type="scanners.scheduled_scan_skipped",
+                resource=f"scan_target:{target.name}",
+                details={
+                    "slot": slot.isoformat(),
+                    "engine": target.engine,
+                    "reason": f"scan {busy} is still queued or running",
+                },
+                actor=SCHEDULER_ACTOR,
+            )
+            continue
+        scan = start_scan(session, target.name, target.engine, actor=SCHEDULER_ACTOR)
+        record_event(
+            session,
+            event_type="scanners.scan_scheduled",
+            resource=f"scan:{scan.id}",
+            details={
+                "target": target.name,
+                "engine": target.engine,
+                "schedule": target.schedule,
+                "slot": slot.isoformat(),
+            },
+            actor=SCHEDULER_ACTOR,
+        )
+        started.append(scan)
+    return started
 
 
 def cancel_scan(session: Session, scan_id: UUID | str, *, actor: str) -> Scan:
