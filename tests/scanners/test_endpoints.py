@@ -72,10 +72,11 @@ class Seen:
     """Every response of a test, to check no header value ever comes back."""
 
     def __init__(self, api: TestClient) -> None:
-        self.api, self.bodies = api, []  # type: list[str]
+        self.api = api
+        self.bodies: list[str] = []
 
     def __call__(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        response = self.api.request(method, url, **kwargs)
+        response: httpx.Response = self.api.request(method, url, **kwargs)
         self.bodies.append(json.dumps(dict(response.headers)) + response.text)
         return response
 
