@@ -42,6 +42,7 @@ TargetCreator = Annotated[Principal, authorize("scans/targets", "create")]
 TargetDeleter = Annotated[Principal, authorize("scans/targets", "delete")]
 ScanStarter = Annotated[Principal, authorize("scans", "create")]
 ScanReader = Annotated[Principal, authorize("scans", "read")]
+ScanCanceller = Annotated[Principal, authorize("scans", "cancel")]
 FindingLister = Annotated[Principal, authorize("findings", "list")]
 FindingReader = Annotated[Principal, authorize("findings", "read")]
 FindingAccepter = Annotated[Principal, authorize("findings", "accept")]
@@ -110,6 +111,14 @@ def start_scan(body: ScanIn, session: DbSession, caller: ScanStarter) -> ScanOut
 def read_scan(scan_id: UUID, session: DbSession, caller: ScanReader) -> ScanOut:
     """A scan's status and progress (pages done of those known), its findings count or error."""
     return ScanOut.model_validate(runner.describe_scan(runner.get_scan(session, scan_id)))
+
+
+@router.post("/runs/{scan_id}/cancel", response_model=ScanOut, operation_id="cancel_scan")
+def cancel_scan(scan_id: UUID, session: DbSession, caller: ScanCanceller) -> ScanOut:
+    """Cancel a queued or running scan: it ends ``failed`` (``cancelled by ...``) and a running
+    one stops at its next progress write, ingesting nothing."""
+    scan = runner.cancel_scan(session, scan_id, actor=caller.name)
+    return ScanOut.model_validate(runner.describe_scan(scan))
 
 
 @router.get(

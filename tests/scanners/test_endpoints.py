@@ -205,6 +205,24 @@ def test_staff_register_scan_triage_and_report_the_weak_shop(
         assert all("s3cr3t" not in json.dumps(e.details) for e in entries)
 
 
+def test_a_queued_scan_is_cancelled_and_stays_so(
+    api: TestClient, staff: dict[str, str], bearer: Bearer, weak_scan_shop: str
+) -> None:
+    body = {"name": "weak", "url": weak_scan_shop}
+    assert api.post("/v1/scans/targets", json=body, headers=staff).status_code == 201
+    started = api.post("/v1/scans/runs", json={"target": "weak"}, headers=staff)  # no workers
+    scan_id = started.json()["id"]
+    auditor = bearer("auditor", AUDITOR)
+    _problem(api.post(f"/v1/scans/runs/{scan_id}/cancel", headers=auditor), 403)
+    cancelled = api.post(f"/v1/scans/runs/{scan_id}/cancel", headers=staff)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "failed"
+    assert cancelled.json()["error"].startswith("cancelled by user:")
+    _problem(api.post(f"/v1/scans/runs/{scan_id}/cancel", headers=staff), 409)
+    shown = api.get(f"/v1/scans/runs/{scan_id}", headers=staff).json()
+    assert shown["status"] == "failed" and shown["findings"] == 0
+
+
 def test_the_role_needs_a_second_factor(api: TestClient, weak_scan_shop: str) -> None:
     one_factor = _user_bearer("pwd-only@shop.example", ["security_staff"], ["pwd"])
     body = {"name": "weak", "url": weak_scan_shop}
