@@ -54,6 +54,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.endpoints",
     "compliance.reviews_endpoints",
     "compliance.remediation_endpoints",
+    "scanners.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

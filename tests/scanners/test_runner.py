@@ -66,11 +66,15 @@ def test_a_started_scan_runs_as_a_job_to_completion(
         rules = set(session.scalars(select(Finding.rule)))
         assert rules >= PLANTED
         assert done.findings == session.scalar(select(func.count()).select_from(Finding))
-        deadline = time.monotonic() + 10
-        while session.get(JobRun, run_id).status != "succeeded":  # type: ignore[union-attr]
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-            session.expire_all()
+    # A fresh transaction per look: one read transaction keeps its snapshot on SQLite (WAL).
+    deadline = time.monotonic() + 30
+    while True:
+        with unit_of_work(read_only=True) as session:
+            status = session.get(JobRun, run_id).status  # type: ignore[union-attr]
+        if status == "succeeded":
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
 
 
 def test_a_cancelled_scan_stops_and_ingests_nothing(weak_scan_shop: str) -> None:
