@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from benchmarks.bench_audit import _postgres_database, _sqlite_database
+from benchmarks.bench_audit import _per_transaction, _postgres_database, _sqlite_database
 from benchmarks.harness import Figure, rate
 from benchmarks.servers import ROOT, rampart_server
 from cli.main import COMMANDS
@@ -156,16 +156,6 @@ def _write_figures(
             target=f">= {WRITE_TARGET:,.0f}/s",
         ),
     ]
-
-
-def _per_transaction(
-    sessions: sessionmaker[Session], write: Callable[[int, Session], None], count: int
-) -> float:
-    start = time.perf_counter()
-    for index in range(count):
-        with unit_of_work(sessions) as session:
-            write(index, session)
-    return rate(count, time.perf_counter() - start)
 
 
 def _batched(
