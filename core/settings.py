@@ -162,6 +162,25 @@ class Settings(BaseSettings):
         default="admin@localhost", description="First admin's email when `init` is given none."
     )
 
+    mail_url: str | None = Field(
+        default=None,
+        description=(
+            "Where Rampart's e-mail goes (verification codes, notices to data subjects): "
+            "`smtp://[user@]host:port` (STARTTLS when offered), `smtps://host:port`, or "
+            "`file:///dir` (one .eml file per message, 0600). Default: `file://` under the data "
+            "directory's `mail/`, for the embedded set-up."
+        ),
+    )
+    mail_password: SecretStr | None = Field(
+        default=None, description="SMTP password for the user named in `mail_url`."
+    )
+    mail_from: str = Field(
+        default="rampart@localhost", description="The From address of Rampart's e-mail."
+    )
+    mail_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds to wait for the SMTP server."
+    )
+
     audit_checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign an audit checkpoint after this many new entries."
     )

@@ -1,0 +1,1 @@
+"""Connectors: each system holding a data subject's personal data, reached for each right."""

