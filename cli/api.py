@@ -14,8 +14,9 @@ refreshed when it is about to expire, and every refusal turned into the project'
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -181,6 +182,46 @@ class ServerClient:
         if response.status_code >= 400:
             raise error_of(response, self.server)
         return response
+
+    def download(
+        self,
+        path: str,
+        body: Any,
+        destination: Path,
+        on_bytes: Callable[[int, int | None], None] | None = None,
+        timeout: float = 600.0,
+    ) -> httpx.Headers:
+        """POST ``body`` and stream the answer into ``destination`` (written beside it, then
+        renamed, so a failed download leaves nothing); the answer's headers."""
+        login = self.fresh_login()
+        partial = destination.with_name(f".{destination.name}.partial")
+        try:
+            with httpx.stream(
+                "POST",
+                self.server + path,
+                json=body,
+                headers={"Authorization": f"Bearer {login.access_token}"},
+                timeout=timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_of(response, self.server)
+                total = int(response.headers.get("content-length", 0)) or None
+                done = 0
+                with partial.open("wb") as file:
+                    for chunk in response.iter_bytes(1 << 16):
+                        file.write(chunk)
+                        done += len(chunk)
+                        if on_bytes is not None:
+                            on_bytes(done, total)
+            partial.replace(destination)
+        except httpx.HTTPError as exc:
+            partial.unlink(missing_ok=True)
+            raise _transport_error(self.server, exc) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return response.headers
 
     def get_json(self, path: str) -> Any:
         return self.request("GET", path).json()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from compliance.checks import load_all
@@ -45,16 +45,20 @@ def checks_of(framework: Framework, control: Control) -> list[str]:
     return named
 
 
-def latest_evidence(session: Session, check_ids: Iterable[str]) -> dict[str, EvidenceRecord]:
-    """The newest evidence record of each check: one query of one index seek per check
-    (``ix_compliance_evidence_check_id`` read backwards), so its cost does not grow with the
-    stored history. A GROUP BY over the history read every row: 0.7 s over a million."""
+def latest_evidence(
+    session: Session, check_ids: Iterable[str], as_of: datetime | None = None
+) -> dict[str, EvidenceRecord]:
+    """The newest evidence record of each check (finished by ``as_of`` when given): one query
+    of one index seek per check (``ix_compliance_evidence_check_id`` read backwards), so its
+    cost does not grow with the stored history. A GROUP BY over the history read every row:
+    0.7 s over a million."""
     ids = sorted(set(check_ids))
     if not ids:
         return {}
+    bound = () if as_of is None else (EvidenceRecord.finished_at <= as_of,)
     newest = [
         select(EvidenceRecord.id)
-        .where(EvidenceRecord.check_id == check_id)
+        .where(EvidenceRecord.check_id == check_id, *bound)
         .order_by(EvidenceRecord.finished_at.desc(), EvidenceRecord.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -65,29 +69,38 @@ def latest_evidence(session: Session, check_ids: Iterable[str]) -> dict[str, Evi
 
 
 def valid_waivers(session: Session, now: datetime) -> dict[str, Waiver]:
-    """Waivers that count at ``now``: not revoked and not expired (expiry needs no job)."""
+    """Waivers that count at ``now``: granted by then, not revoked by then, not expired
+    (expiry needs no job). ``now`` may lie in the past: the posture as of that moment."""
     rows = session.scalars(
         select(Waiver)
-        .where(Waiver.revoked_at.is_(None), Waiver.expires_at > now)
+        .where(
+            Waiver.created_at <= now,
+            or_(Waiver.revoked_at.is_(None), Waiver.revoked_at > now),
+            Waiver.expires_at > now,
+        )
         .order_by(Waiver.expires_at)
     )
     return {row.control_id: row for row in rows}
 
 
-def latest_manual(session: Session) -> dict[str, ManualEvidence]:
-    rows = session.scalars(select(ManualEvidence).order_by(ManualEvidence.uploaded_at))
-    return {row.control_id: row for row in rows}
+def latest_manual(session: Session, as_of: datetime | None = None) -> dict[str, ManualEvidence]:
+    query = select(ManualEvidence).order_by(ManualEvidence.uploaded_at)
+    if as_of is not None:
+        query = query.where(ManualEvidence.uploaded_at <= as_of)
+    return {row.control_id: row for row in session.scalars(query)}
 
 
 def posture(
     session: Session, library: ControlLibrary, now: datetime, framework: str | None = None
 ) -> list[ControlPosture]:
-    """The status of every control of ``framework`` (all frameworks when None) at ``now``."""
+    """The status of every control of ``framework`` (all frameworks when None) at ``now``,
+    rebuilt from what was recorded by then: ``now`` in the past shows the posture as it stood
+    (time travel from the evidence itself, no snapshots)."""
     pairs = list(library.controls(framework))
     checks = {framework.qualified(c): checks_of(framework, c) for framework, c in pairs}
-    evidence = latest_evidence(session, (cid for ids in checks.values() for cid in ids))
+    evidence = latest_evidence(session, (cid for ids in checks.values() for cid in ids), now)
     waivers = valid_waivers(session, now)
-    manual = latest_manual(session)
+    manual = latest_manual(session, now)
     return [
         _judge(
             fw,

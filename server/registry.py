@@ -54,6 +54,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.endpoints",
     "compliance.reviews_endpoints",
     "compliance.remediation_endpoints",
+    "compliance.exports.endpoints",
     "scanners.endpoints",
 )
 
