@@ -25,6 +25,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "compliance.models",
     "compliance.reviews_models",
     "scanners.models",
+    "compliance.gdpr.consent_models",
 )
 
 
@@ -56,6 +57,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.remediation_endpoints",
     "compliance.exports.endpoints",
     "scanners.endpoints",
+    "compliance.gdpr.consent_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

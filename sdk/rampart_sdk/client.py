@@ -14,6 +14,7 @@ from rampart_sdk.vault import VaultClient
 
 JWKS_PATH = "/.well-known/jwks.json"
 INTROSPECT_PATH = "/oauth2/introspect"
+CONSENT_CHECK_PATH = "/v1/consent/check"
 
 
 class Rampart:
@@ -97,3 +98,11 @@ class Rampart:
                 client_id=token.client_id or None,
             )
         )
+
+    def has_consent(self, subject: str, purpose: str) -> bool:
+        """Does ``subject`` currently consent to ``purpose`` (a fideslang data use such as
+        ``personalize``)? Never decided is False: ask before personalising, every time."""
+        out = self.session.call(
+            "GET", CONSENT_CHECK_PATH, params={"subject": subject, "purpose": purpose}
+        )
+        return bool(out["granted"]) if isinstance(out, dict) else False

@@ -1,0 +1,282 @@
+"""Consent (GDPR Art. 7): purposes are fideslang data uses; decisions are append-only rows, the
+latest per subject and purpose wins, never decided = not granted. Flushes, never commits; each
+decision writes ``consent.granted`` / ``consent.withdrawn`` in the same transaction (details hold
+the purpose, source and notice version, never personal data beyond the subject id)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from compliance.gdpr.consent_models import ConsentPurpose, ConsentRecord
+from core.audit.service import record_event
+from core.clock import utcnow
+from core.errors import NotFound, RampartError
+
+__all__ = [
+    "DEFAULT_PURPOSES",
+    "ConsentRecord",
+    "ConsentState",
+    "Purpose",
+    "consent_purposes",
+    "consents_of",
+    "grant_consent",
+    "has_consent",
+    "history_of",
+    "subjects_of_purpose",
+    "upsert_purpose",
+    "withdraw_consent",
+]
+
+
+class UnknownPurpose(NotFound):
+    slug, title = "consent-unknown-purpose", "Unknown consent purpose"
+
+
+class NotADataUse(RampartError):
+    status, slug, title = 422, "consent-not-a-data-use", "Not a fideslang data use"
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    key: str
+    name: str
+    description: str
+    categories: tuple[str, ...]
+    notice_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    purpose: str
+    granted: bool
+    changed_at: datetime | None
+    notice_version: str | None
+    source: str | None
+
+
+# Seeded when no purpose is configured: (data use, data categories touched).
+DEFAULT_PURPOSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("personalize", ("user.behavior", "user.derived")),
+    ("marketing.advertising", ("user.contact.email", "user.behavior")),
+    ("analytics", ("user.behavior", "user.device")),
+)
+
+
+def _data_use(key: str) -> tuple[str, str]:
+    """The fideslang default taxonomy's name and description of ``key``; NotADataUse otherwise."""
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    for use in DEFAULT_TAXONOMY.data_use:
+        if use.fides_key == key:
+            return use.name or key, use.description or ""
+    raise NotADataUse(f"{key!r} is not a data use of the fideslang default taxonomy")
+
+
+def _purpose(row: ConsentPurpose) -> Purpose:
+    return Purpose(
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        categories=tuple(json.loads(row.categories)),
+        notice_version=row.notice_version,
+    )
+
+
+def upsert_purpose(
+    session: Session,
+    *,
+    key: str,
+    categories: Sequence[str],
+    notice: str | None = None,
+    description: str | None = None,
+    actor: str,
+) -> Purpose:
+    """Declare a purpose; a changed notice bumps its version (decisions keep the version shown)."""
+    name, default_description = _data_use(key)
+    row = session.get(ConsentPurpose, key)
+    text = notice if notice is not None else (description or default_description)
+    if row is None:
+        row = ConsentPurpose(
+            key=key,
+            name=name,
+            description=description or default_description,
+            categories=json.dumps(sorted(categories)),
+            notice=text,
+            notice_version="1",
+        )
+        session.add(row)
+    else:
+        if row.notice != text:
+            row.notice = text
+            row.notice_version = str(int(row.notice_version) + 1)
+        row.description = description or default_description
+        row.categories = json.dumps(sorted(categories))
+        row.updated_at = utcnow()
+    session.flush()
+    record_event(
+        session,
+        event_type="consent.purpose_configured",
+        resource=f"consent/purposes/{key}",
+        details={"notice_version": row.notice_version},
+        actor=actor,
+    )
+    return _purpose(row)
+
+
+def seed_default_purposes(session: Session, *, actor: str) -> None:
+    if session.scalar(select(func.count()).select_from(ConsentPurpose)):
+        return
+    for key, categories in DEFAULT_PURPOSES:
+        upsert_purpose(session, key=key, categories=categories, actor=actor)
+
+
+def consent_purposes(session: Session) -> Sequence[Purpose]:
+    rows = session.scalars(select(ConsentPurpose).order_by(ConsentPurpose.key))
+    return [_purpose(row) for row in rows]
+
+
+def _decide(
+    session: Session,
+    *,
+    subject: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    notice_version: str,
+    actor: str,
+) -> ConsentRecord:
+    if session.get(ConsentPurpose, purpose) is None:
+        raise UnknownPurpose(f"no consent purpose {purpose!r}")
+    record = ConsentRecord(
+        subject=subject,
+        purpose=purpose,
+        granted=granted,
+        decided_at=utcnow(),
+        source=source,
+        notice_version=notice_version,
+        actor=actor,
+    )
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        event_type="consent.granted" if granted else "consent.withdrawn",
+        resource=f"consent/subjects/{subject}",
+        details={
+            "subject": subject,
+            "purpose": purpose,
+            "source": source,
+            "notice_version": notice_version,
+        },
+        actor=actor,
+    )
+    return record
+
+
+def grant_consent(
+    session: Session, *, subject: str, purpose: str, source: str, notice_version: str, actor: str
+) -> ConsentRecord:
+    return _decide(
+        session,
+        subject=subject,
+        purpose=purpose,
+        granted=True,
+        source=source,
+        notice_version=notice_version,
+        actor=actor,
+    )
+
+
+def withdraw_consent(
+    session: Session, *, subject: str, purpose: str, source: str, notice_version: str, actor: str
+) -> ConsentRecord:
+    return _decide(
+        session,
+        subject=subject,
+        purpose=purpose,
+        granted=False,
+        source=source,
+        notice_version=notice_version,
+        actor=actor,
+    )
+
+
+def _latest(session: Session, subject: str, purpose: str) -> ConsentRecord | None:
+    return session.scalar(
+        select(ConsentRecord)
+        .where(ConsentRecord.subject == subject, ConsentRecord.purpose == purpose)
+        .order_by(ConsentRecord.decided_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+    )
+
+
+def has_consent(session: Session, subject: str, purpose: str) -> bool:
+    """The check a service makes before processing: one indexed lookup."""
+    latest = session.scalar(
+        select(ConsentRecord.granted)
+        .where(ConsentRecord.subject == subject, ConsentRecord.purpose == purpose)
+        .order_by(ConsentRecord.decided_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+    )
+    return bool(latest)
+
+
+def consents_of(session: Session, subject: str) -> Sequence[ConsentState]:
+    states: list[ConsentState] = []
+    for purpose in consent_purposes(session):
+        latest = _latest(session, subject, purpose.key)
+        if latest is None:
+            states.append(ConsentState(purpose.key, False, None, None, None))
+        else:
+            states.append(
+                ConsentState(
+                    purpose.key,
+                    latest.granted,
+                    latest.decided_at,
+                    latest.notice_version,
+                    latest.source,
+                )
+            )
+    return states
+
+
+def history_of(session: Session, subject: str) -> Sequence[ConsentRecord]:
+    """Every decision of ``subject``, oldest first (Art. 15 / Art. 7(1) proof)."""
+    return list(
+        session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.subject == subject)
+            .order_by(ConsentRecord.decided_at, ConsentRecord.id)
+        )
+    )
+
+
+def subjects_of_purpose(
+    session: Session, purpose: str, *, limit: int = 100, offset: int = 0
+) -> tuple[int, int, Sequence[tuple[str, ConsentState]]]:
+    """(granted count, withdrawn count, a page of the subjects' current states) for ``purpose``."""
+    if session.get(ConsentPurpose, purpose) is None:
+        raise UnknownPurpose(f"no consent purpose {purpose!r}")
+    subjects = session.scalars(
+        select(ConsentRecord.subject)
+        .where(ConsentRecord.purpose == purpose)
+        .group_by(ConsentRecord.subject)
+        .order_by(ConsentRecord.subject)
+    ).all()
+    states: list[tuple[str, ConsentRecord]] = []
+    for subject in subjects:
+        latest = _latest(session, subject, purpose)
+        if latest is not None:
+            states.append((subject, latest))
+    granted = sum(1 for _, r in states if r.granted)
+    page = [
+        (s, ConsentState(purpose, r.granted, r.decided_at, r.notice_version, r.source))
+        for s, r in states[offset : offset + limit]
+    ]
+    return granted, len(states) - granted, page
