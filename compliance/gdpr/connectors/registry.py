@@ -12,7 +12,11 @@ from compliance.gdpr.connectors.base import Connector
 
 # "module:attribute" of each built-in connector instance, in the order they run: the account
 # last, so an erasure destroys the keys and data before the login that could ask again.
-BUILTIN_CONNECTORS: tuple[str, ...] = ()
+BUILTIN_CONNECTORS: tuple[str, ...] = (
+    "compliance.gdpr.connectors.vault:connector",
+    "compliance.gdpr.connectors.audit:connector",
+    "compliance.gdpr.connectors.iam:connector",
+)
 
 
 def builtin_connectors() -> list[Connector]:
