@@ -15,6 +15,7 @@ from compliance.gdpr.connectors.base import Connector
 BUILTIN_CONNECTORS: tuple[str, ...] = (
     "compliance.gdpr.connectors.vault:connector",
     "compliance.gdpr.connectors.audit:connector",
+    "compliance.gdpr.connectors.consent:connector",
     "compliance.gdpr.connectors.iam:connector",
 )
 
