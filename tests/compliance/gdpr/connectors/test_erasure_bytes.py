@@ -40,7 +40,8 @@ def _erase(sessions: sessionmaker[Session], subject: str) -> None:
     for connector in registry.builtin_connectors():
         with unit_of_work(sessions) as session:
             outcome = connector.fulfil(session, request_for(subject, "erasure"))
-        assert outcome.status == "done", (connector.name, outcome.detail)
+        # A system holding nothing of the subject (no consent decided) answers not_applicable.
+        assert outcome.status in ("done", "not_applicable"), (connector.name, outcome.detail)
 
 
 def _database_bytes(engine: Engine) -> bytes:
