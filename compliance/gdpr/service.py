@@ -65,11 +65,11 @@ def transition(
     from_state = request.state
     check_transition(from_state, to_state)
     request.state = to_state
-    _log(session, request, from_state, to_state, actor=actor, verb=verb, reason=reason)
+    log_event(session, request, from_state, to_state, actor=actor, verb=verb, reason=reason)
     return request
 
 
-def _log(
+def log_event(
     session: Session,
     request: DsarRequest,
     from_state: str | None,
@@ -131,7 +131,7 @@ def file_request(
     )
     session.add(request)
     session.flush()
-    _log(session, request, None, "received", actor=actor, verb="filed", reason=None)
+    log_event(session, request, None, "received", actor=actor, verb="filed", reason=None)
     next_state = "verified" if identity_verified else "identity_pending"
     return transition(session, request, next_state, actor=actor, verb=next_state)
 
