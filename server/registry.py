@@ -25,6 +25,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "compliance.models",
     "compliance.reviews_models",
     "scanners.models",
+    "compliance.gdpr.models",
     "compliance.gdpr.consent_models",
 )
 

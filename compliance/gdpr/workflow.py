@@ -1,0 +1,92 @@
+"""Processing a request: run every connector that supports its type and has not answered
+done/not_applicable yet, committing each outcome on its own (a crash resumes where it stopped),
+then build the package, sign the certificate, complete and notify the subject.
+
+``process_request`` owns its transactions (it is called at a boundary: the job or the CLI)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from compliance.gdpr.certificate import sign_certificate
+from compliance.gdpr.connectors import registry
+from compliance.gdpr.connectors.base import ConnectorOutcome, ConnectorRequest, SubjectRef
+from compliance.gdpr.models import DsarOutcome
+from compliance.gdpr.service import get_request, store_package, transition
+from core.clock import utcnow
+from core.kms.provider import get_key_provider
+from core.mail import Mail, send_mail
+
+FINAL = frozenset({"done", "not_applicable"})
+
+
+def _save(session: Session, request_id: UUID, outcome: ConnectorOutcome) -> None:
+    row = session.get(DsarOutcome, (request_id, outcome.connector))
+    if row is None:
+        row = DsarOutcome(request_id=request_id, connector=outcome.connector, attempts=0)
+        session.add(row)
+    row.status, row.rows, row.method = outcome.status, outcome.rows_affected, outcome.method
+    row.holds = json.dumps(
+        [
+            {"what": h.what, "legal_basis": h.legal_basis, "retention": h.retention}
+            for h in outcome.holds
+        ]
+    )
+    row.detail, row.attempts, row.updated_at = outcome.detail, row.attempts + 1, utcnow()
+
+
+def process_request(session: Session, request_id: UUID, *, actor: str = "system:gdpr") -> str:
+    """Run what is left; returns the request's state afterwards."""
+    request = get_request(session, request_id)
+    if request.state != "in_progress":
+        return request.state
+    ask = ConnectorRequest(
+        request_id=request.id,
+        type=request.type,  # type: ignore[arg-type]
+        subject=SubjectRef(request.subject, request.email),
+        changes=json.loads(request.changes) if request.changes else {},
+        purposes=tuple(json.loads(request.purposes)),
+    )
+    datasets: dict[str, list[dict[str, object]]] = {}
+    for connector in registry.connectors_for(session):
+        if not connector.supports(ask.type):
+            continue
+        done = session.get(DsarOutcome, (request.id, connector.name))
+        if done is not None and done.status in FINAL:
+            continue
+        outcome = connector.fulfil(session, ask)
+        _save(session, request.id, outcome)
+        session.commit()  # each outcome on its own: a crash here resumes after this connector
+        for ds in outcome.datasets:
+            datasets[f"{connector.name}/{ds.name}"] = [dict(r) for r in ds.records]
+    outcomes = session.scalars(
+        select(DsarOutcome).where(DsarOutcome.request_id == request.id)
+    ).all()
+    if any(o.status not in FINAL for o in outcomes):
+        return request.state
+    if request.type in ("access", "portability"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, records in sorted(datasets.items()):
+                archive.writestr(f"{name}.json", json.dumps(records, indent=2, default=str))
+        store_package(session, request, f"dsar-{request.id}.zip", buffer.getvalue())
+    request.completed_at = utcnow()
+    request.changes = None
+    sign_certificate(session, get_key_provider(), request, outcomes)
+    transition(session, request, "completed", actor=actor, verb="completed")
+    if request.email:
+        send_mail(
+            Mail(
+                to=request.email,
+                subject="Your data protection request is complete",
+                body="Log into the privacy portal to see the result and certificate.\n",
+            )
+        )
+    session.commit()
+    return request.state

@@ -1,0 +1,66 @@
+"""Processing with connectors defined here (implementing the Protocol): pending is asked again,
+completion signs a certificate and stores a package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy.orm import Session
+
+from compliance.gdpr import decisions, service, workflow
+from compliance.gdpr.connectors import registry
+from compliance.gdpr.connectors.base import (
+    Connector,
+    ConnectorOutcome,
+    ConnectorRequest,
+    Dataset,
+    RequestType,
+    SubjectRef,
+)
+from core.database import unit_of_work
+from core.settings import Settings
+
+
+@dataclass
+class Shop:
+    name: str = "shop"
+    pending_first: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def supports(self, request_type: RequestType) -> bool:
+        return True
+
+    def fulfil(self, session: Session, request: ConnectorRequest) -> ConnectorOutcome:
+        self.calls.append(str(request.request_id))
+        if self.pending_first and len(self.calls) == 1:
+            return ConnectorOutcome(self.name, "pending", detail="manual task opened")
+        records = ({"order": 1, "note": "<b>x</b>"},)
+        return ConnectorOutcome(self.name, "done", 1, "exported", (Dataset("orders", records),))
+
+
+def test_pending_is_asked_again_then_the_request_completes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop, crm = Shop(), Shop(name="crm", pending_first=True)
+    connectors: list[Connector] = [shop, crm]
+    monkeypatch.setattr(registry, "connectors_for", lambda session: connectors)
+    with unit_of_work() as db:
+        request = service.file_request(
+            db,
+            type="access",
+            subject=SubjectRef("c1", "c1@shop.example"),
+            channel="api",
+            actor="client:shop",
+            identity_verified=True,
+        )
+        decisions.start(db, request.id, actor="user:o")
+        request_id = request.id
+    with unit_of_work() as db:
+        assert workflow.process_request(db, request_id) == "in_progress"
+    with unit_of_work() as db:
+        assert workflow.process_request(db, request_id) == "completed"
+    assert len(shop.calls) == 1 and len(crm.calls) == 2
+    with unit_of_work(read_only=True) as db:
+        assert service.certificate_of(db, request_id, subject="c1").signature
+        assert service.get_request(db, request_id).package_sha256
