@@ -394,3 +394,67 @@ def ledger_checkpoints(session: Session, segment: LedgerSegment) -> list[dict[st
         }
         for row in rows
     ]
+
+
+# -- GDPR requests --------------------------------------------------------------------------
+
+DSAR_HEADER = (
+    "request_id",
+    "type",
+    "channel",
+    "state",
+    "received_at",
+    "due_at",
+    "extended_due_at",
+    "completed_at",
+    "overdue",
+)
+
+
+def dsar_rows(session: Session, period: Period) -> Iterator[list[Any]]:
+    """Each request open at some point of the period, with its state as of the as-of moment
+    (the last transition by then). No subject, address or content: the request id leads to
+    the certificate, which is where an auditor checks what was done."""
+    from compliance.gdpr.models import DsarEvent, DsarRequest
+    from compliance.gdpr.states import OPEN_STATES
+
+    requests = list(
+        session.scalars(
+            select(DsarRequest)
+            .where(
+                DsarRequest.received_at < period.until,
+                or_(DsarRequest.completed_at.is_(None), DsarRequest.completed_at >= period.start),
+            )
+            .order_by(DsarRequest.received_at, DsarRequest.id)
+        )
+    )
+    states: dict[UUID, str] = {}
+    for request_id, to_state in session.execute(
+        select(DsarEvent.request_id, DsarEvent.to_state)
+        .where(DsarEvent.at <= period.as_of)
+        .order_by(DsarEvent.at, DsarEvent.id)
+    ):
+        states[request_id] = to_state
+    for request in requests:
+        state = states.get(request.id, "received")
+        notified = request.extension_notified_at
+        extended = (
+            request.extended_due_at if notified is not None and notified <= period.as_of else None
+        )
+        completed = (
+            request.completed_at
+            if request.completed_at and request.completed_at <= period.as_of
+            else None
+        )
+        due = extended or request.due_at
+        yield [
+            str(request.id),
+            request.type,
+            request.channel,
+            state,
+            _iso(request.received_at),
+            _iso(request.due_at),
+            _iso(extended),
+            _iso(completed),
+            "yes" if state in OPEN_STATES and due < period.as_of else "no",
+        ]

@@ -158,6 +158,22 @@ def _write_members(
         archive.add(name, sarif)
         scans += 1
 
+    requests = 0
+    if framework.id == "gdpr":
+
+        def counted_requests(rows: Any) -> Any:
+            nonlocal requests
+            for row in rows:
+                requests += 1
+                yield row
+
+        archive.add_chunks(
+            "gdpr/requests.csv",
+            contents.csv_chunks(
+                contents.DSAR_HEADER, counted_requests(contents.dsar_rows(session, period))
+            ),
+        )
+
     report("ledger", 0, None)
     segment = contents.ledger_segment(session, period)
     checkpoints: list[dict[str, Any]] = []
@@ -176,6 +192,7 @@ def _write_members(
         "audit_entries_in_period": segment.entries_in_period if segment else 0,
         "audit_segment": [segment.first_seq, segment.last_seq] if segment else None,
         "checkpoints": len(checkpoints),
+        "gdpr_requests": requests,
     }
     report("report", 0, 2)
     from compliance.exports.oscal import assessment_results

@@ -5,15 +5,12 @@ further months (counted from the original due date, same clamping)."""
 
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, datetime, timedelta
 
+# The control library's cadences use the same calendar-month rule.
+from compliance.controls import add_months
 
-def add_months(moment: datetime, months: int) -> datetime:
-    total = moment.month - 1 + months
-    year, month = moment.year + total // 12, total % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+__all__ = ["add_months", "due_date"]
 
 
 def due_date(received_at: datetime, *, paused_days: int = 0, extension_months: int = 0) -> datetime:

@@ -22,6 +22,7 @@ from core.clock import utcnow
 from core.database import unit_of_work
 from core.errors import ValidationFailed
 from tests.compliance.conftest import Register
+from tests.fixtures.openssl import openssl_verify
 
 pytestmark = pytest.mark.usefixtures("settings")
 
@@ -71,24 +72,7 @@ def _standard_tools(directory: Path) -> tuple[int, int]:
         capture_output=True,
         check=False,
     )
-    signature = subprocess.run(
-        [
-            shutil.which("openssl") or "openssl",
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            "public-key.pem",
-            "-rawin",
-            "-in",
-            "SHA256SUMS",
-            "-sigfile",
-            "SHA256SUMS.sig",
-        ],
-        cwd=directory,
-        capture_output=True,
-        check=False,
-    )
+    signature = openssl_verify(directory, "SHA256SUMS", "SHA256SUMS.sig")
     return sums.returncode, signature.returncode
 
 
@@ -243,3 +227,51 @@ def test_the_cli_verifies_against_the_trusted_key_and_names_each_problem(
     bad = runner.invoke(app, ["evidence", "verify", str(tampered), "--trust-key", str(trusted)])
     assert bad.exit_code == 1
     assert "findings.csv does not match its SHA-256" in bad.output
+
+
+def test_a_gdpr_export_summarises_requests_as_they_stood_without_personal_data(
+    deps: EngineDeps, tmp_path: Path
+) -> None:
+    from compliance.controls import default_library
+    from compliance.gdpr import service
+    from compliance.gdpr.connectors.base import SubjectRef
+
+    with unit_of_work(deps.sessions) as session:
+        request_id = service.file_request(
+            session,
+            type="erasure",
+            subject=SubjectRef("cust-77", "ada@shop.example"),
+            channel="portal",
+            actor="subject:cust-77",
+            identity_verified=True,
+        ).id
+    between = utcnow()
+    with unit_of_work(deps.sessions) as session:
+        service.withdraw_request(session, request_id, subject="cust-77", actor="subject:cust-77")
+    start, end = between - timedelta(days=1), between + timedelta(days=1)
+
+    def summary(period: Period) -> list[str]:
+        path = tmp_path / f"gdpr-{period.as_of.timestamp()}.zip"
+        with unit_of_work(deps.sessions) as session:
+            ensure_segment_signed(session, deps.signer, period)
+        with unit_of_work(deps.read_sessions, read_only=True) as session:
+            export_evidence(
+                session,
+                framework_id="gdpr",
+                period=period,
+                output=path,
+                signer=deps.signer,
+                generator_version="test",
+                library=default_library(),
+            )
+        assert verify_export(path).problems == []
+        with zipfile.ZipFile(path) as opened:
+            text = opened.read("gdpr/requests.csv").decode()
+            assert orjson.loads(opened.read("manifest.json"))["counts"]["gdpr_requests"] == 1
+        assert "ada@shop.example" not in text and "cust-77" not in text
+        [row] = text.splitlines()[1:]
+        return row.split(",")
+
+    then = summary(resolve_period(start, end, between))
+    assert then[0] == str(request_id) and then[1] == "erasure" and then[3] == "verified"
+    assert summary(resolve_period(start, end, None))[3] == "withdrawn"

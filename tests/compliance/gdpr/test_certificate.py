@@ -3,7 +3,6 @@ byte fails."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from compliance.gdpr import service
@@ -13,27 +12,11 @@ from compliance.gdpr.models import DsarOutcome
 from core.database import unit_of_work
 from core.kms.provider import get_key_provider
 from core.settings import Settings
+from tests.fixtures.openssl import openssl_verify
 
 
 def _verify(directory: Path) -> int:
-    return subprocess.run(
-        [
-            "openssl",
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            "public-key.pem",
-            "-rawin",
-            "-in",
-            "certificate.json",
-            "-sigfile",
-            "certificate.sig",
-        ],
-        cwd=directory,
-        capture_output=True,
-        check=False,
-    ).returncode
+    return openssl_verify(directory, "certificate.json", "certificate.sig").returncode
 
 
 def test_certificate_verifies_with_openssl(settings: Settings, tmp_path: Path) -> None:

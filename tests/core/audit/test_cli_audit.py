@@ -22,6 +22,7 @@ from core.kms.local import LocalKeyProvider
 from core.kms.provider import reset_key_provider
 from core.settings import Settings
 from tests.core.audit.conftest import Ed25519Signer, append_events, tamper
+from tests.fixtures.openssl import openssl_verify
 
 RAMPART = str(Path(sys.executable).with_name("rampart"))
 
@@ -147,26 +148,7 @@ def test_the_tail_table_keeps_long_names_whole_at_80_columns(
 
 def _openssl_verify(workdir: Path) -> subprocess.CompletedProcess[str]:
     """The recipe of docs/audit.md, word for word."""
-    return subprocess.run(
-        [
-            "openssl",
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            "public-key.pem",
-            "-rawin",
-            "-in",
-            "message.bin",
-            "-sigfile",
-            "signature.bin",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return openssl_verify(workdir, "message.bin", "signature.bin")
 
 
 def test_openssl_verifies_a_checkpoint_exported_by_the_cli(
