@@ -69,6 +69,10 @@ class DsarOutcome(Base):
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # The datasets of an access/portability answer (personal data), AES-256-GCM under their own
+    # KMS data key until the package is built from every outcome; then key and bytes go.
+    datasets_key_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    datasets_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class DsarPackage(Base):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,9 +25,11 @@ from compliance.gdpr.models import DsarOutcome
 from compliance.gdpr.service import get_request, store_package, transition
 from core.clock import utcnow
 from core.kms.provider import get_key_provider
+from core.kms.service import create_data_key, destroy_data_key, load_data_key
 from core.mail import Mail, send_mail
 
 FINAL = frozenset({"done", "not_applicable"})
+DATASETS_KEY_PURPOSE = "gdpr.datasets"
 
 
 def _save(session: Session, request_id: UUID, outcome: ConnectorOutcome) -> None:
@@ -39,6 +45,42 @@ def _save(session: Session, request_id: UUID, outcome: ConnectorOutcome) -> None
         ]
     )
     row.detail, row.attempts, row.updated_at = outcome.detail, row.attempts + 1, utcnow()
+    if outcome.datasets:
+        _seal_datasets(session, row, outcome)
+
+
+def _aad(row: DsarOutcome) -> bytes:
+    return f"{row.request_id}|{row.connector}".encode()
+
+
+def _seal_datasets(session: Session, row: DsarOutcome, outcome: ConnectorOutcome) -> None:
+    """Keep the answer's datasets, sealed, until every connector has answered: a request that
+    completes on a later run still packages what the earlier runs collected."""
+    if row.datasets_key_id is not None:
+        destroy_data_key(session, row.datasets_key_id)
+    plain = json.dumps(
+        {ds.name: [dict(r) for r in ds.records] for ds in outcome.datasets}, default=str
+    ).encode()
+    key_id, key = create_data_key(session, DATASETS_KEY_PURPOSE)
+    nonce = os.urandom(12)
+    row.datasets_key_id = key_id
+    row.datasets_sealed = nonce + AESGCM(key).encrypt(nonce, plain, _aad(row))
+
+
+def _collected_datasets(session: Session, outcomes: Sequence[DsarOutcome]) -> dict[str, Any]:
+    """Every outcome's datasets as ``connector/dataset`` -> records; their keys destroyed and
+    the sealed bytes dropped once read (the package holds them now)."""
+    datasets: dict[str, Any] = {}
+    for row in outcomes:
+        if row.datasets_key_id is None or row.datasets_sealed is None:
+            continue
+        key = load_data_key(session, row.datasets_key_id)
+        nonce, body = row.datasets_sealed[:12], row.datasets_sealed[12:]
+        for name, records in json.loads(AESGCM(key).decrypt(nonce, body, _aad(row))).items():
+            datasets[f"{row.connector}/{name}"] = records
+        destroy_data_key(session, row.datasets_key_id)
+        row.datasets_key_id, row.datasets_sealed = None, None
+    return datasets
 
 
 def process_request(session: Session, request_id: UUID, *, actor: str = "system:gdpr") -> str:
@@ -53,7 +95,6 @@ def process_request(session: Session, request_id: UUID, *, actor: str = "system:
         changes=json.loads(request.changes) if request.changes else {},
         purposes=tuple(json.loads(request.purposes)),
     )
-    datasets: dict[str, list[dict[str, object]]] = {}
     for connector in registry.connectors_for(session):
         if not connector.supports(ask.type):
             continue
@@ -63,13 +104,12 @@ def process_request(session: Session, request_id: UUID, *, actor: str = "system:
         outcome = connector.fulfil(session, ask)
         _save(session, request.id, outcome)
         session.commit()  # each outcome on its own: a crash here resumes after this connector
-        for ds in outcome.datasets:
-            datasets[f"{connector.name}/{ds.name}"] = [dict(r) for r in ds.records]
     outcomes = session.scalars(
         select(DsarOutcome).where(DsarOutcome.request_id == request.id)
     ).all()
     if any(o.status not in FINAL for o in outcomes):
         return request.state
+    datasets = _collected_datasets(session, outcomes)
     if request.type in ("access", "portability"):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

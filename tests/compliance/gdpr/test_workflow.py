@@ -3,9 +3,13 @@ completion signs a certificate and stores a package."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.gdpr import decisions, service, workflow
@@ -18,6 +22,7 @@ from compliance.gdpr.connectors.base import (
     RequestType,
     SubjectRef,
 )
+from compliance.gdpr.models import DsarOutcome
 from core.database import unit_of_work
 from core.settings import Settings
 
@@ -64,3 +69,10 @@ def test_pending_is_asked_again_then_the_request_completes(
     with unit_of_work(read_only=True) as db:
         assert service.certificate_of(db, request_id, subject="c1").signature
         assert service.get_request(db, request_id).package_sha256
+        package = service.read_package(db, request_id)
+        outcomes = db.scalars(select(DsarOutcome).where(DsarOutcome.request_id == request_id))
+        assert all(o.datasets_sealed is None and o.datasets_key_id is None for o in outcomes)
+    # The shop answered on the first run, the CRM on the second: both are in the package.
+    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
+        assert sorted(archive.namelist()) == ["crm/orders.json", "shop/orders.json"]
+        assert json.loads(archive.read("shop/orders.json"))[0]["order"] == 1

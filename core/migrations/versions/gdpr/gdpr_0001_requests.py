@@ -80,6 +80,8 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("updated_at", UTC(timezone=True), nullable=False),
+        sa.Column("datasets_key_id", sa.Uuid(), nullable=True),
+        sa.Column("datasets_sealed", sa.LargeBinary(), nullable=True),
         _fk("gdpr_outcomes"),
         sa.PrimaryKeyConstraint("request_id", "connector", name=op.f("pk_gdpr_outcomes")),
     )
