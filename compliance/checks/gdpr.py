@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import yaml
@@ -14,21 +15,22 @@ from compliance.checks.canary import canary_token
 from vault.repository import count_expired
 
 PURGE_GRACE = timedelta(days=1)
-# Top-level and common data categories of the Fideslang taxonomy (fideslang itself cannot be
-# installed beside the locked pydantic; docs/dependencies.md). A record names categories by key.
-DATA_CATEGORIES = frozenset(
-    {
-        "user", "user.contact", "user.contact.email", "user.contact.phone_number",
-        "user.contact.address", "user.name", "user.financial", "user.financial.bank_account",
-        "user.financial.credit_card", "user.government_id", "user.authorization",
-        "user.authorization.credentials", "user.device", "user.device.ip_address",
-        "user.behavior", "user.location", "user.account", "user.unique_id", "system",
-        "system.authentication", "system.operations",
-    }
-)  # fmt: skip
+
+
 RECORD_FIELDS = ("name", "purpose", "legal_basis", "data_categories", "data_subjects", "retention")
 LEGAL_BASES = {"consent", "contract", "legal_obligation", "vital_interests", "public_task",
                "legitimate_interests"}  # fmt: skip
+
+
+@cache
+def data_categories() -> frozenset[str]:
+    """Every data-category key of the fideslang default taxonomy (imported on first use: the
+    compliance reads of the CLI list checks without loading it)."""
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    return frozenset(category.fides_key for category in DEFAULT_TAXONOMY.data_category)
+
+
 CANARY_SUBJECT_VALUE = "canary@example.invalid"
 ERASURE_RULES = ("p, {client}, rampart, vault/*, tokenize|detokenize|erase|delete, allow,",)
 
@@ -51,7 +53,7 @@ def _record_problems(index: int, record: Any) -> list[str]:
     problems = [f"activity {index}: no {name}" for name in RECORD_FIELDS if not record.get(name)]
     if record.get("legal_basis") and record["legal_basis"] not in LEGAL_BASES:
         problems.append(f"activity {index}: legal basis {record['legal_basis']!r} is not Article 6")
-    unknown = sorted(set(record.get("data_categories") or []) - DATA_CATEGORIES)
+    unknown = sorted(set(record.get("data_categories") or []) - data_categories())
     if unknown:
         problems.append(f"activity {index}: unknown data categories {unknown}")
     return problems
