@@ -73,3 +73,34 @@ def test_erasure_probe_passes_on_rampart_and_fails_where_erasure_erases_nothing(
     assert erased.observed["detokenize_after"] == 410
     kept = run("gdpr.erasure_probe", live_context(url=weak_shop))
     assert kept.status == "fail"
+
+
+def test_an_overdue_request_flips_the_article_12_3_check(read_context: ContextFactory) -> None:
+    from sqlalchemy import update
+
+    from compliance.gdpr import service
+    from compliance.gdpr.connectors.base import SubjectRef
+    from compliance.gdpr.models import DsarRequest
+
+    with unit_of_work() as db:
+        request_id = service.file_request(
+            db,
+            type="access",
+            subject=SubjectRef("cust-9", None),
+            channel="officer",
+            actor="user:officer",
+            identity_verified=True,
+        ).id
+    on_time = run("gdpr.dsar_deadlines", read_context())
+    assert on_time.status == "pass"
+    assert on_time.observed == {"open_requests": 1, "overdue": 0, "extended_without_notice": 0}
+    assert (
+        run("gdpr.dsar_deadlines", read_context(now=utcnow() + timedelta(days=32))).status == "fail"
+    )
+    with unit_of_work() as db:
+        db.execute(
+            update(DsarRequest).where(DsarRequest.id == request_id).values(state="withdrawn")
+        )
+    assert (
+        run("gdpr.dsar_deadlines", read_context(now=utcnow() + timedelta(days=32))).status == "pass"
+    )
