@@ -2,7 +2,7 @@
 done/not_applicable yet, committing each outcome on its own (a crash resumes where it stopped),
 then build the package, sign the certificate, complete and notify the subject.
 
-``process_request`` owns its transactions (it is called at a boundary: the job or the CLI)."""
+``process_request`` is a boundary (the job or the CLI calls it): it opens its own units of work."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from compliance.gdpr.certificate import sign_certificate
 from compliance.gdpr.connectors import registry
@@ -24,6 +24,7 @@ from compliance.gdpr.connectors.base import ConnectorOutcome, ConnectorRequest, 
 from compliance.gdpr.models import DsarOutcome
 from compliance.gdpr.service import get_request, store_package, transition
 from core.clock import utcnow
+from core.database import unit_of_work
 from core.kms.provider import get_key_provider
 from core.kms.service import create_data_key, destroy_data_key, load_data_key
 from core.mail import Mail, send_mail
@@ -83,27 +84,40 @@ def _collected_datasets(session: Session, outcomes: Sequence[DsarOutcome]) -> di
     return datasets
 
 
-def process_request(session: Session, request_id: UUID, *, actor: str = "system:gdpr") -> str:
-    """Run what is left; returns the request's state afterwards."""
+def process_request(
+    request_id: UUID,
+    *,
+    factory: sessionmaker[Session] | None = None,
+    actor: str = "system:gdpr",
+) -> str:
+    """Run what is left; returns the request's state afterwards. The boundary of its own work,
+    like ``scanners.runner.execute_scan``: each connector's outcome is committed in its own
+    unit of work, so a crash resumes after the last connector that answered."""
+    with unit_of_work(factory) as session:
+        request = get_request(session, request_id)
+        if request.state != "in_progress":
+            return request.state
+        ask = ConnectorRequest(
+            request_id=request.id,
+            type=request.type,  # type: ignore[arg-type]
+            subject=SubjectRef(request.subject, request.email),
+            changes=json.loads(request.changes) if request.changes else {},
+            purposes=tuple(json.loads(request.purposes)),
+        )
+        names = [c.name for c in registry.connectors_for(session) if c.supports(ask.type)]
+    for name in names:
+        with unit_of_work(factory) as session:
+            done = session.get(DsarOutcome, (request_id, name))
+            if done is not None and done.status in FINAL:
+                continue
+            connector = next(c for c in registry.connectors_for(session) if c.name == name)
+            _save(session, request_id, connector.fulfil(session, ask))
+    with unit_of_work(factory) as session:
+        return _complete_when_all_answered(session, request_id, actor)
+
+
+def _complete_when_all_answered(session: Session, request_id: UUID, actor: str) -> str:
     request = get_request(session, request_id)
-    if request.state != "in_progress":
-        return request.state
-    ask = ConnectorRequest(
-        request_id=request.id,
-        type=request.type,  # type: ignore[arg-type]
-        subject=SubjectRef(request.subject, request.email),
-        changes=json.loads(request.changes) if request.changes else {},
-        purposes=tuple(json.loads(request.purposes)),
-    )
-    for connector in registry.connectors_for(session):
-        if not connector.supports(ask.type):
-            continue
-        done = session.get(DsarOutcome, (request.id, connector.name))
-        if done is not None and done.status in FINAL:
-            continue
-        outcome = connector.fulfil(session, ask)
-        _save(session, request.id, outcome)
-        session.commit()  # each outcome on its own: a crash here resumes after this connector
     outcomes = session.scalars(
         select(DsarOutcome).where(DsarOutcome.request_id == request.id)
     ).all()
@@ -121,6 +135,8 @@ def process_request(session: Session, request_id: UUID, *, actor: str = "system:
     sign_certificate(session, get_key_provider(), request, outcomes)
     transition(session, request, "completed", actor=actor, verb="completed")
     if request.email:
+        # Inside the unit of work: a mail server that is down rolls the completion back, and
+        # the next run completes it and tells the subject.
         send_mail(
             Mail(
                 to=request.email,
@@ -128,5 +144,4 @@ def process_request(session: Session, request_id: UUID, *, actor: str = "system:
                 body="Log into the privacy portal to see the result and certificate.\n",
             )
         )
-    session.commit()
     return request.state
