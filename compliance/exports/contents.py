@@ -319,63 +319,50 @@ def ledger_segment(session: Session, period: Period) -> LedgerSegment | None:
 
 
 def ledger_entries(session: Session, segment: LedgerSegment) -> Iterator[bytes]:
-    """JSON Lines: each entry's hashed fields exactly as stored, ``details`` as its text."""
-    after = segment.first_seq - 1
-    while after < segment.last_seq:
-        rows = list(
-            session.execute(
-                select(
-                    AuditEntry.seq,
-                    AuditEntry.prev_hash,
-                    AuditEntry.occurred_at,
-                    AuditEntry.actor,
-                    AuditEntry.event_type,
-                    AuditEntry.outcome,
-                    AuditEntry.origin,
-                    AuditEntry.resource,
-                    AuditEntry.request_id,
-                    AuditEntry.details,
-                    AuditEntry.hash,
-                )
-                .where(AuditEntry.seq > after, AuditEntry.seq <= segment.last_seq)
-                .order_by(AuditEntry.seq)
-                .limit(BATCH * 5)
-            )
-        )
-        if not rows:
-            return
-        yield b"".join(
-            orjson.dumps(
-                {
-                    "seq": seq,
-                    "prev_hash": prev,
-                    "occurred_at": format_occurred_at(at),
-                    "actor": actor,
-                    "event_type": kind,
-                    "outcome": outcome,
-                    "origin": origin,
-                    "resource": resource,
-                    "request_id": request_id,
-                    "details": details,
-                    "hash": entry_hash,
-                }
-            )
-            + b"\n"
-            for (
-                seq,
-                prev,
-                at,
-                actor,
-                kind,
-                outcome,
-                origin,
-                resource,
-                request_id,
-                details,
-                entry_hash,
-            ) in rows
-        )
-        after = rows[-1][0]
+    """JSON Lines: each entry's hashed fields exactly as stored, ``details`` as its text, read
+    through the ledger verifier's own driver-level stream (a server-side cursor on PostgreSQL)."""
+    from contextlib import closing
+
+    from core.audit.verification import stream_entries
+
+    rows = stream_entries(
+        session, after_seq=segment.first_seq - 1, through_seq=segment.last_seq, batch=BATCH * 5
+    )
+    lines: list[bytes] = []
+    with closing(rows):
+        for (
+            seq,
+            at,
+            actor,
+            kind,
+            outcome,
+            origin,
+            resource,
+            request_id,
+            details,
+            prev,
+            hashed,
+        ) in rows:
+            entry = {
+                "seq": seq,
+                "prev_hash": prev,
+                # The stream hands the UTC time over as stored text; this is its hashed form.
+                "occurred_at": at.replace(" ", "T") + "Z",
+                "actor": actor,
+                "event_type": kind,
+                "outcome": outcome,
+                "origin": origin,
+                "resource": resource,
+                "request_id": request_id,
+                "details": details,
+                "hash": hashed,
+            }
+            lines.append(orjson.dumps(entry))
+            if len(lines) == BATCH:
+                yield b"\n".join(lines) + b"\n"
+                lines.clear()
+    if lines:
+        yield b"\n".join(lines) + b"\n"
 
 
 def ledger_checkpoints(session: Session, segment: LedgerSegment) -> list[dict[str, Any]]:

@@ -83,7 +83,7 @@ def verify(
     head = repository.read_chain_head(session)
     head_seq = head[0] if head else None
     walk = _ChainWalk(session, TrustedKeys(public_keys), checkpoints)
-    with closing(_stream_entries(session, after_seq=0, through_seq=head_seq, batch=batch)) as rows:
+    with closing(stream_entries(session, after_seq=0, through_seq=head_seq, batch=batch)) as rows:
         result = walk.run(rows, first_seq=1, prev_hash=GENESIS_HASH)
     if result.problem or head is None:
         return result
@@ -95,7 +95,7 @@ def verify_segment(
 ) -> Problem | None:
     """Check entries ``after_seq+1 .. through_seq`` link on from ``after_hash`` (before signing)."""
     walk = _ChainWalk(session, TrustedKeys(()), [])
-    entries = _stream_entries(session, after_seq=after_seq, through_seq=through_seq, batch=20_000)
+    entries = stream_entries(session, after_seq=after_seq, through_seq=through_seq, batch=20_000)
     with closing(entries) as rows:
         result = walk.run(rows, first_seq=after_seq + 1, prev_hash=after_hash)
     if result.problem is None and result.count != through_seq - after_seq:
@@ -130,7 +130,7 @@ def _check_tail(
     return VerificationResult(result.count, result.checkpoints_verified, problem, result.last_hash)
 
 
-def _stream_entries(
+def stream_entries(
     session: Session, *, after_seq: int, through_seq: int | None, batch: int
 ) -> Generator[Sequence[Any], None, None]:
     """Entry tuples in seq order, straight from the driver inside the session's transaction.
