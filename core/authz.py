@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from core.audit.service import EventFields
 from core.clock import utcnow
 from core.context import current, set_current
-from core.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from core.errors import Forbidden, LoginRequired, ServiceUnavailable, Unauthenticated
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,8 @@ class _Configuration:
     # Answers from memory only (no database, no signature check) or None: hot paths use it.
     cached_authenticator: Authenticator | None = None
     decision_event: DecisionEvent | None = None
+    # The caller of a browser page: its complete login session (cookie), never a bearer token.
+    session_authenticator: Authenticator | None = None
 
 
 _configured = _Configuration()
@@ -98,14 +100,17 @@ def configure(
     *,
     cached_authenticator: Authenticator | None = None,
     decision_event: DecisionEvent | None = None,
+    session_authenticator: Authenticator | None = None,
 ) -> None:
     """Plug in the verifier and the enforcer (done once by the server's composition).
-    ``decision_event`` must describe what ``recorder`` records, for :func:`grant_for_hot_path`."""
+    ``decision_event`` must describe what ``recorder`` records, for :func:`grant_for_hot_path`;
+    ``session_authenticator`` names the caller of a page (:func:`authorize_page`)."""
     _configured.authenticator = authenticator
     _configured.decider = decider
     _configured.recorder = recorder
     _configured.cached_authenticator = cached_authenticator
     _configured.decision_event = decision_event
+    _configured.session_authenticator = session_authenticator
 
 
 def reset() -> None:
@@ -143,6 +148,24 @@ def check_access(request: Request, obj: str, act: str) -> Principal:
     principal = config.authenticator(request)
     if principal is None:
         raise _refusal(request)
+    return _decide(request, principal, obj, act)
+
+
+def check_page_access(request: Request, obj: str, act: str) -> Principal:
+    """:func:`check_access` for a browser page: the caller is the browser's complete login
+    (cookie), decided by the same policies; no login raises :class:`LoginRequired`."""
+    config = _configured
+    if config.session_authenticator is None or config.decider is None:
+        raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
+    principal = config.session_authenticator(request)
+    if principal is None:
+        raise LoginRequired("log in to see this page")
+    return _decide(request, principal, obj, act)
+
+
+def _decide(request: Request, principal: Principal, obj: str, act: str) -> Principal:
+    config = _configured
+    assert config.decider is not None  # noqa: S101 - both callers checked it
     access = AccessRequest(principal, obj, act, _origin(request))
     decision = config.decider(access)
     if config.recorder is not None:
@@ -174,7 +197,15 @@ async def authorize_request(request: Request, obj: str, act: str) -> Principal:
     """:func:`check_access` in the threadpool; the verified caller becomes the acting context
     of the request (set here, on the request's own context, so the endpoint and every audit
     entry it writes name who acted, not "anonymous")."""
-    principal = await run_in_threadpool(check_access, request, obj, act)
+    return _acting(request, await run_in_threadpool(check_access, request, obj, act))
+
+
+async def authorize_page_request(request: Request, obj: str, act: str) -> Principal:
+    """:func:`authorize_request` for a page: :func:`check_page_access` in the threadpool."""
+    return _acting(request, await run_in_threadpool(check_page_access, request, obj, act))
+
+
+def _acting(request: Request, principal: Principal) -> Principal:
     request.state.principal = principal
     set_current(replace(current(), actor=principal.name))
     return principal
@@ -219,8 +250,22 @@ def authorize(obj: str, act: str) -> Any:
     async def guard(request: Request) -> Principal:
         return await authorize_request(request, obj, act)
 
+    return _guard(guard, obj, act, "authorize")
+
+
+def authorize_page(obj: str, act: str) -> Any:
+    """:func:`authorize` for a server-rendered page: the caller is the browser's login session,
+    and a browser without one is sent to the login page (:class:`LoginRequired`)."""
+
+    async def guard(request: Request) -> Principal:
+        return await authorize_page_request(request, obj, act)
+
+    return _guard(guard, obj, act, "authorize_page")
+
+
+def _guard(guard: Callable[[Request], Any], obj: str, act: str, kind: str) -> Any:
     guard.rampart_permission = (obj, act)  # type: ignore[attr-defined]
-    guard.__name__ = f"authorize_{obj}_{act}".replace(":", "_").replace("*", "any")
+    guard.__name__ = f"{kind}_{obj}_{act}".replace(":", "_").replace("*", "any")
     return Depends(guard)
 
 

@@ -61,6 +61,12 @@ class Unauthenticated(RampartError):
     status, slug, title = 401, "unauthenticated", "Authentication required"
 
 
+class LoginRequired(Unauthenticated):
+    """A page asked for without a complete login: the browser is sent to the login page."""
+
+    slug, title = "login-required", "Log in to see this page"
+
+
 class Forbidden(RampartError):
     status, slug, title = 403, "forbidden", "Not allowed"
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import context
-from core.errors import PROBLEM_BASE, RampartError
+from core.errors import PROBLEM_BASE, LoginRequired, RampartError
 from core.logging import get_logger, mask_text
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -77,8 +78,12 @@ def rampart_error_response(exc: RampartError) -> ProblemResponse:
     return ProblemResponse(body, status_code=exc.status, headers=headers)
 
 
-async def _rampart_error(_request: Request, exc: Exception) -> ProblemResponse:
+async def _rampart_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RampartError)  # noqa: S101 - registered for RampartError only
+    if isinstance(exc, LoginRequired):
+        # A page (core.authz.authorize_page): to the login page, and back here afterwards.
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
     if exc.status >= 500:
         log.warning("request failed", problem=exc.type, detail=exc.detail)
     return rampart_error_response(exc)

@@ -38,6 +38,7 @@ from iam.oauth2.token_store import (
 )
 from iam.oauth2.verification import TokenRejected, verify_access_token
 from iam.oauth2.verified_cache import verified_tokens
+from iam.sessions.service import current_login
 from policies.principals import principal_context, principal_subjects, subject_name
 from policies.runtime import runtime
 from policies.store import DatabasePolicyStore
@@ -163,6 +164,23 @@ def authenticate(request: Request) -> Principal | None:
             principal = principal_from_claims(claims, roles or ())
             verified_tokens.remember(token, principal, claims.get("exp"))
     return principal
+
+
+def authenticate_session(request: Request) -> Principal | None:
+    """The caller of a page: this browser's complete login (password and, where a role needs
+    it, a second factor), with the account's current roles; None without one."""
+    with unit_of_work() as db:  # a live session's last-seen time moves on
+        login = current_login(db, request)
+        if login is None:
+            return None
+        return Principal(
+            subject=str(login.user_id),
+            kind="user",
+            roles=tuple(login.roles),
+            amr=tuple(login.amr),
+            acr=login.acr,
+            auth_time=login.auth_time,
+        )
 
 
 def authenticate_from_cache(request: Request) -> Principal | None:
@@ -341,6 +359,7 @@ def start(settings: Settings) -> None:
         record,
         cached_authenticator=authenticate_from_cache,
         decision_event=decision_event,
+        session_authenticator=authenticate_session,
     )
     syncer = PolicySyncer(DatabasePolicyStore(), redis_url=settings.redis_url)
     try:
