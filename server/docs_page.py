@@ -9,6 +9,7 @@ import functools
 import html
 import json
 from importlib.resources import files
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
@@ -26,6 +27,15 @@ _PACKAGE_ASSETS = {
     "favicon-32x32.png": "image/png",
 }
 _INIT_SCRIPT = "swagger-init.js"
+_ASSET_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A file of the documentation page",
+        "content": {
+            t.split(";")[0]: {"schema": {"type": "string"}}
+            for t in sorted({*_PACKAGE_ASSETS.values(), "text/javascript"})
+        },
+    }
+}
 
 DOCS_CSP = "; ".join(
     [
@@ -89,11 +99,16 @@ def build_docs_page(openapi_url: str, title: str) -> tuple[APIRouter, str]:
     init_script = _init_script(openapi_url)
     router = APIRouter(route_class=StrictJsonRoute)
 
-    @router.get(DOCS_PATH, include_in_schema=False)
+    @router.get(DOCS_PATH, tags=["documentation"], response_class=HTMLResponse)
     async def docs() -> HTMLResponse:
         return HTMLResponse(page)
 
-    @router.get(ASSETS_PATH + "/{name}", include_in_schema=False)
+    @router.get(
+        ASSETS_PATH + "/{name}",
+        tags=["documentation"],
+        response_class=Response,
+        responses=_ASSET_DOC,
+    )
     async def docs_asset(name: str) -> Response:
         if name == _INIT_SCRIPT:
             return Response(init_script, media_type="text/javascript", headers=_ASSET_CACHE)

@@ -7,6 +7,7 @@ every redirect to the client carries RFC 9207 ``iss``.
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -77,11 +78,18 @@ def _login_too_old(login: LoginState, max_age: str | None) -> bool:
     return time.time() - login.auth_time.timestamp() > max(seconds, 0)
 
 
+# RFC 6749 §4.1.1 / Appendix A.3: response_type is ASCII (VSCHAR words); authlib echoes it in an
+# error description, which it refuses to build with anything else (a ValueError, not an error).
+_RESPONSE_TYPE = re.compile(r"[\x20-\x7e]*")
+
+
 def authorize(db: Session, snapshot: RequestSnapshot, http_request: Request) -> Response:
     server = AuthorizationServer(db)
     oauth_request = server.create_oauth2_request(snapshot)
     login = current_login(db, http_request)
     data = oauth_request.payload.data
+    if not _RESPONSE_TYPE.fullmatch(str(data.get("response_type", ""))):
+        return error_page("invalid_request", "response_type must be ASCII (RFC 6749 A.3)")
     prompts = set(data.get("prompt", "").split())
     try:
         grant = server.get_consent_grant(oauth_request, end_user=_subject(login) if login else None)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from core.database import unit_of_work
 from core.errors import RampartError
@@ -20,6 +20,7 @@ from core.settings import get_settings
 from core.strict_json import StrictJsonRoute
 from iam.keys.service import clear_signing_key_cache, ensure_signing_key, published_jwks
 from iam.oauth2 import discovery
+from iam.oauth2 import openapi_docs as docs
 from iam.oauth2.authorization_server import AuthorizationServer
 from iam.oauth2.authorize import authorize
 from iam.oauth2.fast_paths import client_credentials_token, introspect_access_token
@@ -143,21 +144,58 @@ async def introspection_endpoint(request: Request) -> Response:
     return await _run_oauth(request, _introspect, fast_path=introspect_access_token)
 
 
-# Plain Starlette routes: the two hottest endpoints take a Request and need none of FastAPI's
-# per-request dependency machinery (measured: ~10% of a token request's CPU).
-router.add_route(discovery.TOKEN_PATH, token_endpoint, methods=["POST"], include_in_schema=False)
-router.add_route(
-    discovery.INTROSPECT_PATH, introspection_endpoint, methods=["POST"], include_in_schema=False
+router.add_api_route(
+    discovery.TOKEN_PATH,
+    token_endpoint,
+    methods=["POST"],
+    summary="Token endpoint (RFC 6749 §3.2, OpenID Connect Core §3.1.3)",
+    operation_id="oauth2_token",
+    response_class=Response,
+    responses={200: docs.json_answer(docs.TokenResponse, "Tokens"), **docs.OAUTH_ERRORS},
+    openapi_extra=docs.TOKEN_FORM,
+)
+router.add_api_route(
+    discovery.INTROSPECT_PATH,
+    introspection_endpoint,
+    methods=["POST"],
+    summary="Token introspection (RFC 7662)",
+    operation_id="oauth2_introspect",
+    response_class=Response,
+    responses={
+        200: docs.json_answer(docs.IntrospectionResponse, "The token's state"),
+        **docs.OAUTH_ERRORS,
+    },
+    openapi_extra=docs.INTROSPECT_FORM,
 )
 
 
-@router.post(discovery.DEVICE_AUTHORIZATION_PATH, include_in_schema=False)
+@router.post(
+    discovery.DEVICE_AUTHORIZATION_PATH,
+    summary="Device authorization (RFC 8628 §3.1)",
+    operation_id="oauth2_device_authorization",
+    response_class=Response,
+    responses={
+        200: docs.json_answer(docs.DeviceAuthorizationResponse, "Device and user codes"),
+        **docs.OAUTH_ERRORS,
+    },
+    openapi_extra=docs.DEVICE_FORM,
+)
 async def device_authorization_endpoint(request: Request) -> Response:
     """RFC 8628 §3.1: a device code for the polling client, a user code for the person."""
     return await _run_oauth(request, _device_authorization)
 
 
-@router.post(discovery.REVOKE_PATH, include_in_schema=False)
+@router.post(
+    discovery.REVOKE_PATH,
+    summary="Token revocation (RFC 7009)",
+    operation_id="oauth2_revoke",
+    response_class=Response,
+    responses={
+        200: {"description": "Revoked, or already unknown (RFC 7009 §2.2)"},
+        **docs.OAUTH_ERRORS,
+    },
+    openapi_extra=docs.REVOKE_FORM,
+)
 async def revocation_endpoint(request: Request) -> Response:
     def work(db: Any, snapshot: RequestSnapshot) -> Response:
         server = AuthorizationServer(db)
@@ -166,7 +204,31 @@ async def revocation_endpoint(request: Request) -> Response:
     return await _run_oauth(request, work)
 
 
-@router.api_route(discovery.AUTHORIZE_PATH, methods=["GET", "POST"], include_in_schema=False)
+_PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: docs.html_answer("Login, consent or account selection page"),
+    302: docs.REDIRECT,
+    303: docs.REDIRECT,
+    400: docs.html_answer("The request cannot be answered to the client"),
+    503: docs.html_answer("A dependency is down"),
+}
+
+
+@router.get(
+    discovery.AUTHORIZE_PATH,
+    summary="Authorization endpoint (RFC 6749 §3.1, OpenID Connect Core §3.1.2)",
+    operation_id="oauth2_authorize",
+    response_class=HTMLResponse,
+    responses=_PAGE_ANSWERS,
+    openapi_extra=docs.AUTHORIZE_PARAMETERS,
+)
+@router.post(
+    discovery.AUTHORIZE_PATH,
+    summary="Authorization endpoint, parameters as a form (OpenID Connect Core §3.1.2.1)",
+    operation_id="oauth2_authorize_form",
+    response_class=HTMLResponse,
+    responses=_PAGE_ANSWERS,
+    openapi_extra=docs.form_body({}, []),
+)
 async def authorization_endpoint(request: Request) -> Response:
     try:
         snapshot = await _snapshot(request, form_required=request.method == "POST")
@@ -182,7 +244,19 @@ async def authorization_endpoint(request: Request) -> Response:
         )
 
 
-@router.api_route(discovery.USERINFO_PATH, methods=["GET", "POST"], include_in_schema=False)
+_USERINFO: dict[str, Any] = {
+    "summary": "UserInfo endpoint (OpenID Connect Core §5.3)",
+    "response_class": Response,
+    "responses": {
+        200: docs.json_answer(docs.UserInfo, "The claims the token's scopes release"),
+        401: {"description": "No valid bearer token (WWW-Authenticate: Bearer)"},
+        **{k: v for k, v in docs.OAUTH_ERRORS.items() if k != 401},
+    },
+}
+
+
+@router.get(discovery.USERINFO_PATH, operation_id="oauth2_userinfo", **_USERINFO)
+@router.post(discovery.USERINFO_PATH, operation_id="oauth2_userinfo_post", **_USERINFO)
 async def userinfo_endpoint(request: Request) -> Response:
     authorization = request.headers.get("authorization")
     try:
@@ -195,7 +269,22 @@ async def userinfo_endpoint(request: Request) -> Response:
         )
 
 
-@router.api_route(discovery.LOGOUT_PATH, methods=["GET", "POST"], include_in_schema=False)
+@router.get(
+    discovery.LOGOUT_PATH,
+    summary="RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
+    operation_id="oauth2_logout",
+    response_class=HTMLResponse,
+    responses=_PAGE_ANSWERS,
+    openapi_extra=docs.LOGOUT_PARAMETERS,
+)
+@router.post(
+    discovery.LOGOUT_PATH,
+    summary="RP-initiated logout, parameters as a form",
+    operation_id="oauth2_logout_form",
+    response_class=HTMLResponse,
+    responses=_PAGE_ANSWERS,
+    openapi_extra=docs.form_body({}, []),
+)
 async def end_session_endpoint(request: Request) -> Response:
     try:
         snapshot = await _snapshot(request, form_required=request.method == "POST")
@@ -216,17 +305,46 @@ def _metadata_response() -> Response:
     )
 
 
-@router.get("/.well-known/openid-configuration", include_in_schema=False)
+_METADATA: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: docs.json_answer(docs.ProviderMetadata, "Provider metadata")},
+}
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OpenID Provider metadata (OpenID Connect Discovery 1.0)",
+    operation_id="openid_configuration",
+    **_METADATA,
+)
 def openid_configuration() -> Response:
     return _metadata_response()
 
 
-@router.get("/.well-known/oauth-authorization-server", include_in_schema=False)
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="Authorization server metadata (RFC 8414)",
+    operation_id="oauth_authorization_server_metadata",
+    **_METADATA,
+)
 def authorization_server_metadata() -> Response:
     return _metadata_response()
 
 
-@router.get(discovery.JWKS_PATH, include_in_schema=False)
+@router.get(
+    discovery.JWKS_PATH,
+    summary="The provider's public keys (RFC 7517)",
+    operation_id="jwks",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "JSON Web Key Set",
+            "content": {
+                "application/jwk-set+json": {"schema": docs.JsonWebKeySet.model_json_schema()}
+            },
+        }
+    },
+)
 def jwks() -> Response:
     with unit_of_work() as db:
         document = published_jwks(db)

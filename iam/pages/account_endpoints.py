@@ -18,11 +18,11 @@ from iam.mfa import recovery, totp, webauthn
 from iam.mfa import service as mfa
 from iam.mfa.exceptions import EnrolmentExpired, InvalidCode, WebAuthnFailed
 from iam.pages.login_endpoints import CSRF_MESSAGE
-from iam.pages.rendering import page, redirect, safe_next
+from iam.pages.rendering import JSON_ROUTE, PAGE_ROUTES, page, redirect, safe_next
 from iam.sessions import service as sessions
 from iam.sessions.models import LoginSession
 
-router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
+router = APIRouter(route_class=StrictJsonRoute, **PAGE_ROUTES)
 
 ENROLMENT_STATES = ("enrolment_required", "authenticated")
 
@@ -164,7 +164,7 @@ def recovery_codes_regenerate(
     )  # fmt: skip
 
 
-@router.post("/account/webauthn/options")
+@router.post("/account/webauthn/options", **JSON_ROUTE)
 def webauthn_registration_options(
     db: DbSession,
     request: Request,
@@ -177,7 +177,7 @@ def webauthn_registration_options(
     return Response(webauthn.registration_options(db, row, user), media_type="application/json")
 
 
-@router.post("/account/webauthn/verify")
+@router.post("/account/webauthn/verify", **JSON_ROUTE)
 def webauthn_registration_verify(
     db: DbSession,
     request: Request,

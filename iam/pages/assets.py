@@ -3,6 +3,8 @@ settings, so the accent colour needs no inline style."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
@@ -11,20 +13,29 @@ from core.settings import get_settings
 from core.strict_json import StrictJsonRoute
 from iam.pages.rendering import STATIC
 
-router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
+router = APIRouter(tags=["login pages"], route_class=StrictJsonRoute)
 
 _FILES = {"rampart.css": "text/css", "webauthn.js": "text/javascript"}
 _CACHE = {"cache-control": "public, max-age=3600"}
+_CSS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Stylesheet", "content": {"text/css": {"schema": {"type": "string"}}}}
+}
+_ASSET: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A static file of the pages",
+        "content": {t: {"schema": {"type": "string"}} for t in sorted(set(_FILES.values()))},
+    }
+}
 
 
-@router.get("/assets/iam/brand.css")
+@router.get("/assets/iam/brand.css", response_class=Response, responses=_CSS)
 def brand_stylesheet() -> Response:
     # brand_color is validated as #rrggbb by the settings, so it cannot break out of the rule.
     css = f":root {{ --brand: {get_settings().brand_color}; }}\n"
     return Response(css, media_type="text/css", headers=_CACHE)
 
 
-@router.get("/assets/iam/{name}")
+@router.get("/assets/iam/{name}", response_class=Response, responses=_ASSET)
 def static_file(name: str) -> Response:
     media_type = _FILES.get(name)
     if media_type is None:

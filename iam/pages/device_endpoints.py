@@ -25,11 +25,11 @@ from iam.oauth2 import service as oauth_clients
 from iam.oauth2.grants.device_code import DEVICE_PATH, find_pending_by_user_code
 from iam.oauth2.models import DeviceAuthorization
 from iam.pages.login_endpoints import CSRF_MESSAGE
-from iam.pages.rendering import page, redirect
+from iam.pages.rendering import PAGE_ROUTES, page, redirect
 from iam.sessions import service as sessions
 from iam.sessions.service import ACR_MFA, LoginState
 
-router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
+router = APIRouter(route_class=StrictJsonRoute, **PAGE_ROUTES)
 
 TITLE = "Connect a device"
 # Says nothing about whether the code exists, was used, expired or belongs to someone else.

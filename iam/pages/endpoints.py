@@ -8,7 +8,7 @@ from core.strict_json import StrictJsonRoute
 from iam.pages import account_endpoints, assets, device_endpoints, login_endpoints
 from iam.pages.rendering import PAGES_CSP
 
-router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
+router = APIRouter(route_class=StrictJsonRoute)
 router.include_router(login_endpoints.router)
 router.include_router(account_endpoints.router)
 router.include_router(device_endpoints.router)

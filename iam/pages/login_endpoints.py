@@ -20,11 +20,11 @@ from iam.accounts.service import get_user, roles_require_mfa
 from iam.mfa import service as mfa
 from iam.mfa import webauthn
 from iam.mfa.exceptions import WebAuthnFailed
-from iam.pages.rendering import page, redirect, safe_next
+from iam.pages.rendering import JSON_ROUTE, PAGE_ROUTES, page, redirect, safe_next
 from iam.sessions import service as sessions
 from iam.sessions.models import LoginSession
 
-router = APIRouter(include_in_schema=False, route_class=StrictJsonRoute)
+router = APIRouter(route_class=StrictJsonRoute, **PAGE_ROUTES)
 
 CSRF_MESSAGE = "Your session expired or the form was stale. Please try again."
 CODE_MESSAGE = "That code is not valid. Try the current code from your app."
@@ -147,7 +147,7 @@ def _json_csrf_ok(db: Session, request: Request, header: str | None) -> bool:
     return sessions.csrf_valid(db, request, header)
 
 
-@router.post("/login/mfa/webauthn/options")
+@router.post("/login/mfa/webauthn/options", **JSON_ROUTE)
 def mfa_webauthn_options(
     db: DbSession,
     request: Request,
@@ -161,7 +161,7 @@ def mfa_webauthn_options(
     return Response(options, media_type="application/json")
 
 
-@router.post("/login/mfa/webauthn/verify")
+@router.post("/login/mfa/webauthn/verify", **JSON_ROUTE)
 def mfa_webauthn_verify(
     db: DbSession,
     request: Request,

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from core.settings import get_settings
 from iam.sessions import service as sessions
@@ -35,6 +35,36 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+# What every page route declares (OpenAPI): HTML, or a 303 to the next page.
+_REFUSED_PAGE = {
+    "description": "Refused: the page again with the reason, or problem+json for bad input",
+    "content": {
+        "text/html": {"schema": {"type": "string"}},
+        "application/problem+json": {"schema": {"type": "object"}},
+    },
+}
+PAGE_ROUTES: dict[str, Any] = {
+    "tags": ["login pages"],
+    "default_response_class": HTMLResponse,
+    "responses": {
+        303: {"description": "On to the next page (See Other)"},
+        **{status: _REFUSED_PAGE for status in (400, 401, 403, 404, 429)},
+    },
+}
+# A page's JSON helper (the WebAuthn ceremony's options and results): its own small errors.
+_JSON_ERROR = {
+    "description": 'Refused: {"error": "..."}',
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/problem+json": {"schema": {"type": "object"}},
+    },
+}
+JSON_ROUTE: dict[str, Any] = {
+    "response_class": JSONResponse,
+    "responses": {401: _JSON_ERROR, 403: _JSON_ERROR, 422: _JSON_ERROR},
+}
 
 
 def safe_next(value: str | None) -> str:

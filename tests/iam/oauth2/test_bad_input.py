@@ -95,6 +95,13 @@ def test_authorization_endpoint_errors(http: TestClient, app: RegisteredApp) -> 
     assert wrong_type.status_code == 302
     assert "error=unsupported_response_type" in wrong_type.headers["location"]
     assert "iss=" in wrong_type.headers["location"]
+    # Found by the OpenAPI fuzz: authlib cannot echo a non-ASCII response_type (was a 500).
+    control_chars = http.get(
+        "/oauth2/authorize",
+        params={"response_type": "\x94\U000a08d3\x17", "client_id": app.client_id},
+    )
+    assert control_chars.status_code == 400
+    assert "ASCII" in control_chars.text
 
 
 def test_userinfo_errors(http: TestClient) -> None:
