@@ -59,6 +59,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.exports.endpoints",
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
+    "compliance.gdpr.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
