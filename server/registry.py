@@ -42,6 +42,7 @@ JOB_MODULES: tuple[str, ...] = (
     "compliance.jobs",
     "compliance.reviews_jobs",
     "scanners.jobs",
+    "compliance.gdpr.jobs",
 )
 
 
