@@ -6,6 +6,7 @@ refusals are one stderr line and exit 1."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -61,8 +62,16 @@ def officer_cli(
     )
     env = {**os.environ, "RAMPART_SCHEDULER": "off", "RAMPART_LOG_LEVEL": "WARNING"}
     env.pop("RAMPART_REDIS_URL", None)
-    with rampart_process(env, port=port) as url:
-        yield url
+    # In this process an earlier test's app may have set logging to INFO on stderr; the CLI's
+    # own runs log at WARNING, so httpx's request lines are not part of what is checked.
+    httpx_log = logging.getLogger("httpx")
+    level = httpx_log.level
+    httpx_log.setLevel(logging.WARNING)
+    try:
+        with rampart_process(env, port=port) as url:
+            yield url
+    finally:
+        httpx_log.setLevel(level)
 
 
 def _ok(*args: str) -> dict[str, Any]:
