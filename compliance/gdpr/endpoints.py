@@ -97,6 +97,7 @@ def _request_out(request: DsarRequest, principal: Principal) -> RequestOut:
     due = request.extended_due_at or request.due_at
     is_open = request.state in OPEN_STATES
     changes = json.loads(request.changes) if request.changes else None
+    officer = principal.kind == "user"
     return RequestOut(
         id=str(request.id),
         type=request.type,
@@ -105,8 +106,8 @@ def _request_out(request: DsarRequest, principal: Principal) -> RequestOut:
         channel=request.channel,
         state=request.state,
         purposes=json.loads(request.purposes),
-        changes=changes if principal.kind == "user" else None,
-        note=request.note,
+        changes=changes if officer else None,
+        note=request.note if officer else None,
         received_at=request.received_at,
         due_at=due,
         original_due_at=request.due_at,

@@ -10,7 +10,8 @@ process it by hand.
 
 ``gdpr.deadline_reminders`` (daily) mails the officer (``RAMPART_GDPR_OFFICER_EMAIL``) the open
 requests due within ``REMIND_DAYS``; each overdue one is escalated: audit ``dsar.request.overdue``
-and a mail of its own.
+and a mail of its own (not those waiting for information asked under 12(6): their clock is
+paused).
 
 Both are boundaries: each request in its own units of work (the runner's session untouched), and
 one request's failure is logged and counted without stopping the others. Mails name the request
@@ -30,6 +31,7 @@ from compliance.gdpr import decisions, workflow
 from compliance.gdpr.models import DsarOutcome, DsarRequest
 from compliance.gdpr.service import get_request
 from compliance.gdpr.states import OPEN_STATES
+from core.audit.models import AuditEntry
 from core.audit.service import record_event
 from core.clock import utcnow
 from core.database import unit_of_work
@@ -62,6 +64,20 @@ def _stuck(session: Session, request_id: UUID) -> list[DsarOutcome]:
         for o in session.scalars(select(DsarOutcome).where(DsarOutcome.request_id == request_id))
         if o.status not in workflow.FINAL and o.attempts >= MAX_ATTEMPTS
     ]
+
+
+def _escalated(session: Session, request_id: UUID) -> bool:
+    """Whether the ledger holds the request's escalation (written with its mail, atomically:
+    a mail that could not go leaves none, and the next run escalates again)."""
+    found = session.scalar(
+        select(AuditEntry.seq)
+        .where(
+            AuditEntry.event_type == "dsar.request.escalated",
+            AuditEntry.resource == f"dsar/{request_id}",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _mail_officer(subject: str, body: str) -> bool:
@@ -114,16 +130,16 @@ def process_due_requests(factory: sessionmaker[Session] | None = None) -> dict[s
     for request_id in in_progress:
         try:
             with unit_of_work(factory, read_only=True) as session:
-                if _stuck(session, request_id):
-                    continue  # escalated already: the officer decides
-            state = workflow.process_request(request_id, factory=factory, actor=ACTOR)
-            counts["processed"] += 1
-            if state == "completed":
-                counts["completed"] += 1
-                continue
+                stuck_before = bool(_stuck(session, request_id))
+            if not stuck_before:  # stuck: left to the officer, not asked again
+                state = workflow.process_request(request_id, factory=factory, actor=ACTOR)
+                counts["processed"] += 1
+                if state == "completed":
+                    counts["completed"] += 1
+                    continue
             with unit_of_work(factory) as session:
                 stuck = _stuck(session, request_id)
-                if stuck:
+                if stuck and not _escalated(session, request_id):
                     _escalate(session, get_request(session, request_id), stuck)
                     counts["escalated"] += 1
         except Exception:
@@ -150,7 +166,8 @@ def send_deadline_reminders(factory: sessionmaker[Session] | None = None) -> dic
             )
         ]
     soon = [r for r in open_requests if now <= r[3] <= now + timedelta(days=REMIND_DAYS)]
-    overdue = [r for r in open_requests if r[3] < now]
+    # A request waiting for information the subject was asked for (12(6)) has its clock paused.
+    overdue = [r for r in open_requests if r[3] < now and r[2] != "information_requested"]
     for request_id, type_, state, due in overdue:
         try:
             with unit_of_work(factory) as session:

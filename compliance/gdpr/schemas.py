@@ -47,8 +47,8 @@ class RequestOut(BaseModel):
     channel: str
     state: str
     purposes: list[str]
-    # Rectification values (personal data) are shown to officers only, and only until
-    # fulfilment; services get null.
+    # Rectification values and the note (which can hold the subject's answer to a 12(6)
+    # request) are shown to officers only, the values only until fulfilment; services get null.
     changes: dict[str, str] | None
     note: str | None
     received_at: datetime

@@ -64,6 +64,7 @@ def test_service_files_and_reads_its_own_officer_processes_and_downloads(
             "subject": "cust-1",
             "email": "c1@shop.example",
             "identity_verified": True,
+            "note": "asked through the shop's account page",
         },
         headers=shop,
     )
@@ -95,6 +96,8 @@ def test_service_files_and_reads_its_own_officer_processes_and_downloads(
     assert processed.status_code == 200, processed.text
     body = processed.json()
     assert body["request"]["state"] == "completed"
+    assert filed.json()["request"]["note"] is None  # services never read notes back
+    assert body["request"]["note"] == "asked through the shop's account page"
     builtins = {"rampart.vault", "rampart.audit", "consent", "rampart.iam"}
     assert {o["connector"] for o in body["outcomes"]} == builtins
     assert all(o["attempts"] == 1 for o in body["outcomes"])

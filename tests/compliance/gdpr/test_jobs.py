@@ -29,6 +29,7 @@ from core.clock import utcnow
 from core.database import unit_of_work
 from core.jobs.registry import get_job, get_schedule
 from core.settings import Settings, get_settings
+from tests.policies.processes import free_port
 
 OFFICER = "dpo@shop.example"
 
@@ -141,10 +142,43 @@ def test_process_due_starts_fulfils_retries_and_escalates_once(
     mails = _officer_mail(officer_settings)
     assert len(mails) == 1 and str(failing) in mails[0] and "cust-fail" not in mails[0]
 
-    # Escalated: left to the officer, not asked again by the job.
+    # Escalated: left to the officer, not asked again by the job, nor escalated again.
     calls = len(crm.calls)
     assert jobs.process_due_requests()["processed"] == 0
     assert len(crm.calls) == calls and len(_entries("dsar.request.escalated")) == 1
+    assert len(_officer_mail(officer_settings)) == 1
+
+
+def test_an_escalation_whose_mail_failed_is_tried_again(
+    officer_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crm = Flaky(failing={"cust-fail"})
+    connectors: list[Connector] = [crm]
+    monkeypatch.setattr(registry, "connectors_for", lambda session: connectors)
+    failing = _file("erasure", "cust-fail")
+    with unit_of_work() as db:
+        service.transition(
+            db, service.get_request(db, failing), "in_progress", actor="user:o", verb="started"
+        )
+    jobs.process_due_requests()
+    with unit_of_work() as db:
+        db.execute(
+            update(DsarOutcome)
+            .where(DsarOutcome.request_id == failing)
+            .values(attempts=jobs.MAX_ATTEMPTS - 1)
+        )
+    # Nothing listens on this port: the officer's mail cannot go.
+    monkeypatch.setenv("RAMPART_MAIL_URL", f"smtp://127.0.0.1:{free_port()}")
+    get_settings.cache_clear()
+    down = jobs.process_due_requests()
+    assert (down["escalated"], down["errors"]) == (0, 1)
+    assert _entries("dsar.request.escalated") == []
+    monkeypatch.delenv("RAMPART_MAIL_URL")
+    get_settings.cache_clear()
+    up = jobs.process_due_requests()
+    assert (up["processed"], up["escalated"], up["errors"]) == (0, 1, 0)
+    assert len(_entries("dsar.request.escalated")) == 1
+    assert len(_officer_mail(officer_settings)) == 1
 
 
 def test_reminders_mail_what_is_due_this_week_and_escalate_the_overdue(
@@ -152,17 +186,20 @@ def test_reminders_mail_what_is_due_this_week_and_escalate_the_overdue(
 ) -> None:
     soon, overdue, later = (_file("access", f"cust-{n}", verified=False) for n in range(3))
     done = _file("access", "cust-done", verified=False)
+    paused = _file("access", "cust-paused", verified=False)
     now = utcnow()
     with unit_of_work() as db:
         for request_id, due in (
             (soon, now + timedelta(days=3)),
             (overdue, now - timedelta(days=2)),
             (done, now - timedelta(days=2)),
+            (paused, now - timedelta(days=2)),
         ):
             db.execute(update(DsarRequest).where(DsarRequest.id == request_id).values(due_at=due))
         service.transition(
             db, service.get_request(db, done), "rejected", actor="user:o", verb="rejected"
         )
+        service.request_information(db, paused, actor="user:o", reason="which order?")
 
     counts = jobs.send_deadline_reminders()
     assert counts == {"due_soon": 1, "overdue": 1, "mailed": 2, "errors": 0}
