@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     mail_timeout: float = Field(
         default=10.0, gt=0, le=120, description="Seconds to wait for the SMTP server."
     )
+    gdpr_officer_email: str | None = Field(
+        default=None,
+        description=(
+            "Where the data-subject request reminders go (requests due within 7 days, overdue "
+            "ones, connectors that keep failing). Unset: no reminder mail, the audit entries only."
+        ),
+    )
 
     audit_checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign an audit checkpoint after this many new entries."

@@ -42,6 +42,7 @@ JOB_MODULES: tuple[str, ...] = (
     "compliance.jobs",
     "compliance.reviews_jobs",
     "scanners.jobs",
+    "compliance.gdpr.jobs",
 )
 
 
@@ -59,6 +60,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.exports.endpoints",
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
+    "compliance.gdpr.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
