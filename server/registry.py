@@ -27,6 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "scanners.models",
     "compliance.gdpr.models",
     "compliance.gdpr.consent_models",
+    "compliance.gdpr.connector_models",
 )
 
 
