@@ -60,6 +60,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.exports.endpoints",
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
+    "compliance.gdpr.connector_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

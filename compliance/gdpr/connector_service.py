@@ -404,3 +404,10 @@ def record_task_result(
         actor=actor,
     )
     return task
+
+
+def list_tasks(session: Session, *, status: str | None = None) -> list[DsarTask]:
+    query = select(DsarTask).order_by(DsarTask.opened_at)
+    if status is not None:
+        query = query.where(DsarTask.status == status)
+    return list(session.scalars(query))

@@ -299,3 +299,22 @@ class WebhookConnector:
         except CallFailed as exc:
             return ConnectorOutcome(self.name, "failed", detail=exc.detail)
         return answer_of(self.name, status, content)
+
+
+def ping(session: Session, name: str) -> ConnectorOutcome:
+    """A signed ``ping`` to a configured webhook (``rampart dsar connector test``): its outcome
+    says whether the service is reachable, checks the signature and speaks the protocol."""
+    from uuid import uuid4
+
+    from compliance.gdpr.connector_service import ConnectorInvalid, find, secret_of
+
+    row = find(session, name)
+    if row.kind != "webhook" or not row.url:
+        raise ConnectorInvalid(f"connector {name!r} is a {row.kind} connector: nothing to call")
+    try:
+        status, content = call(
+            row.url, secret_of(session, row), ping_body(uuid4()), timeout=row.timeout_seconds
+        )
+    except CallFailed as exc:
+        return ConnectorOutcome(name, "failed", detail=exc.detail)
+    return answer_of(name, status, content)

@@ -25,10 +25,11 @@ from compliance.gdpr.connectors.base import ConnectorOutcome, RequestType
 from compliance.gdpr.connectors.webhook import WebhookConnector, sign
 from core.audit.models import AuditEntry
 from core.database import unit_of_work
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from examples.dsar_connector.app import create_app
 from examples.dsar_connector.crm import Crm, Customer
 from tests.compliance.gdpr.connectors.conftest import EMAIL, request_for
+from tests.compliance.gdpr.connectors.conftest import Customer as VaultCustomer
 from tests.fixtures.local_apps import serve_app
 from tests.interop.conftest import free_port
 
@@ -304,3 +305,47 @@ def test_the_secret_is_sealed_and_never_in_tables_audit_or_logs(
         assert secret not in caplog.text
         assert secret.encode().hex() not in dump
     assert "gdpr.connector_created" in events and "gdpr.connector_secret_rotated" in events
+
+
+def test_an_erasure_through_the_workflow_reaches_the_builtins_and_the_example_crm(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    allow_private: None,
+    customer: VaultCustomer,
+) -> None:
+    from compliance.gdpr import decisions, service, workflow
+    from compliance.gdpr.connectors.base import SubjectRef
+    from compliance.gdpr.models import DsarOutcome
+
+    crm = Crm()
+    crm.add(Customer(customer.subject, "Ada Lovelace", EMAIL, "+44 20 7946 0001"), 1)
+    with serve_app(create_app(SECRET, crm)) as base:
+        _configure(sessions, f"{base}/rampart/dsar")
+        with unit_of_work(sessions) as session:
+            request = service.file_request(
+                session,
+                type="erasure",
+                subject=SubjectRef(customer.subject, EMAIL),
+                channel="officer",
+                actor="user:officer",
+                identity_verified=True,
+            )
+            decisions.start(session, request.id, actor="user:officer")
+            decisions.approve(session, request.id, actor="user:officer")
+        assert workflow.process_request(request.id) == "completed"
+    assert customer.subject not in crm.customers and len(crm.invoices) == 1
+    with unit_of_work(sessions) as session:
+        outcomes = {
+            o.connector: o
+            for o in session.scalars(
+                select(DsarOutcome).where(DsarOutcome.request_id == request.id)
+            )
+        }
+        certificate = json.loads(
+            service.certificate_of(session, request.id, subject=None).certificate_json
+        )
+    assert outcomes["rampart.vault"].status == "done"
+    assert outcomes["rampart.iam"].status == "done"
+    assert (outcomes["crm"].status, outcomes["crm"].method) == ("done", "deleted")
+    assert "P10Y" in outcomes["crm"].holds
+    assert "crm" in json.dumps(certificate)
