@@ -33,6 +33,7 @@ def _result(outcome: ApplyOutcome, *, dry_run: bool) -> dict[str, Any]:
         "unchanged": by_action["unchanged"],
         "secrets": outcome.client_secrets,
         "passwords": outcome.user_passwords,
+        "connector_secrets": outcome.connector_secrets,
     }
 
 
@@ -48,7 +49,9 @@ def _print_human(outcome: ApplyOutcome, *, dry_run: bool) -> None:
         typer.echo(f"client {name} client_secret: {secret}")
     for email, password in outcome.user_passwords.items():
         typer.echo(f"user {email} password: {password}")
-    if outcome.client_secrets or outcome.user_passwords:
+    for name, secret in outcome.connector_secrets.items():
+        typer.echo(f"dsar connector {name} secret: {secret}")
+    if outcome.client_secrets or outcome.user_passwords or outcome.connector_secrets:
         stdout.print("Store these now: they are not shown again.", style="bold yellow")
 
 

@@ -69,6 +69,43 @@ class PolicySection(BaseModel):
     policy: list[str] = Field(default_factory=list)
 
 
+class DsarConnectorDeclaration(BaseModel):
+    """A GDPR connector (docs/gdpr.md, "Connectors"). A webhook's secret is never in the file:
+    ``secret_env`` names the environment variable holding it, else one is generated on creation
+    and printed once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63)
+    kind: Literal["webhook", "manual"]
+    types: list[
+        Literal["access", "rectification", "erasure", "restriction", "portability", "objection"]
+    ] = Field(min_length=1)
+    enabled: bool = True
+    url: str | None = None
+    timeout_seconds: float = Field(default=10.0, ge=0.1, le=120)
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    instructions: str | None = None
+    assignee_email: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> DsarConnectorDeclaration:
+        if self.kind == "webhook" and (
+            self.url is None or self.instructions is not None or self.assignee_email is not None
+        ):
+            raise ValueError("a webhook connector has a url, and no instructions or assignee")
+        if self.kind == "manual" and (
+            self.instructions is None
+            or self.assignee_email is None
+            or self.url is not None
+            or self.secret_env is not None
+        ):
+            raise ValueError(
+                "a manual connector has instructions and an assignee_email, no url or secret_env"
+            )
+        return self
+
+
 def _duplicates(values: list[str]) -> list[str]:
     seen: set[str] = set()
     repeated: set[str] = set()
@@ -85,6 +122,7 @@ class ApplyDocument(BaseModel):
     users: list[UserDeclaration] = Field(default_factory=list)
     clients: list[ClientSpec] = Field(default_factory=list)
     policies: PolicySection | None = None
+    dsar_connectors: list[DsarConnectorDeclaration] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ApplyDocument:
@@ -92,6 +130,7 @@ class ApplyDocument(BaseModel):
             ("roles", [role.name for role in self.roles]),
             ("users", [user.email for user in self.users]),
             ("clients", [client.name for client in self.clients]),
+            ("dsar_connectors", [c.name for c in self.dsar_connectors]),
         ):
             repeated = _duplicates(names)
             if repeated:

@@ -3,13 +3,21 @@ through the domain services, all in the caller's one transaction. Flushes only."
 
 from __future__ import annotations
 
+import hmac
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cli.apply_document import LoadedDocument, RoleDeclaration, UserDeclaration
+from cli.apply_document import (
+    DsarConnectorDeclaration,
+    LoadedDocument,
+    RoleDeclaration,
+    UserDeclaration,
+)
 from core.errors import RampartError
 from iam.accounts import repository as accounts_repository
 from iam.accounts import service as accounts
@@ -20,7 +28,7 @@ from iam.oauth2.schemas import ClientSpec
 from policies import service as policies
 
 Action = Literal["create", "update", "unchanged"]
-Declaration = RoleDeclaration | UserDeclaration | ClientSpec
+Declaration = RoleDeclaration | UserDeclaration | ClientSpec | DsarConnectorDeclaration
 POLICY_OBJECT = "policy"
 
 
@@ -49,6 +57,8 @@ class ApplyOutcome:
     changes: list[PlannedChange]
     client_secrets: dict[str, str] = field(default_factory=dict)  # client name -> secret
     user_passwords: dict[str, str] = field(default_factory=dict)  # email -> generated password
+    # GDPR webhook connector name -> generated secret (never one read from the environment)
+    connector_secrets: dict[str, str] = field(default_factory=dict)
 
 
 def _action(exists: bool, changed: list[str]) -> Action:
@@ -127,6 +137,104 @@ def _plan_policy(db: Session, lines: tuple[str, ...]) -> PlannedChange:
     )
 
 
+def connector_secret_of(declaration: DsarConnectorDeclaration) -> str | None:
+    """The secret ``secret_env`` names, or None when the file asks for a generated one."""
+    if declaration.secret_env is None:
+        return None
+    value = os.environ.get(declaration.secret_env)
+    if not value:
+        raise ApplyFailed(
+            f"dsar_connectors ({declaration.name}): the environment variable "
+            f"{declaration.secret_env} named by secret_env is not set"
+        )
+    return value
+
+
+def _plan_dsar_connector(
+    db: Session, declaration: DsarConnectorDeclaration, location: str
+) -> PlannedChange:
+    from compliance.gdpr import connector_service
+
+    try:
+        row = connector_service.find(db, declaration.name)
+    except connector_service.ConnectorNotFound:
+        row = None
+    changed: list[str] = []
+    if row is not None:
+        if row.kind != declaration.kind:
+            raise ApplyFailed(
+                f"{location} ({declaration.name}): it is a {row.kind} connector; remove it to "
+                f"declare a {declaration.kind} one"
+            )
+        wanted: dict[str, Any] = {
+            "types": (sorted(declaration.types), sorted(json.loads(row.types))),
+            "enabled": (declaration.enabled, row.enabled),
+            "url": (declaration.url, row.url),
+            "instructions": (declaration.instructions, row.instructions),
+            "assignee_email": (declaration.assignee_email, row.assignee_email),
+        }
+        if declaration.kind == "webhook":
+            wanted["url"] = (connector_service.validate_url(declaration.url or ""), row.url)
+            wanted["timeout_seconds"] = (declaration.timeout_seconds, row.timeout_seconds)
+        changed = [key for key, (want, have) in wanted.items() if want != have]
+        secret = connector_secret_of(declaration)
+        if secret is not None and not hmac.compare_digest(
+            secret.encode(), connector_service.secret_of(db, row)
+        ):
+            changed.append("secret")
+    else:
+        connector_secret_of(declaration)  # refused now when its variable is missing
+    action = _action(row is not None, changed)
+    return PlannedChange("dsar_connector", declaration.name, action, location, (*changed,),
+                         declaration)  # fmt: skip
+
+
+def _apply_dsar_connector(
+    db: Session, declaration: DsarConnectorDeclaration, change: PlannedChange, actor: str
+) -> str | None:
+    """Create or update; returns a generated secret (creation without ``secret_env``)."""
+    from compliance.gdpr import connector_service
+
+    secret = connector_secret_of(declaration)
+    if change.action == "create":
+        if declaration.kind == "manual":
+            connector_service.create_manual(
+                db,
+                name=declaration.name,
+                instructions=declaration.instructions or "",
+                assignee_email=declaration.assignee_email or "",
+                types=declaration.types,
+                enabled=declaration.enabled,
+                actor=actor,
+            )
+            return None
+        _, clear = connector_service.create_webhook(
+            db,
+            name=declaration.name,
+            url=declaration.url or "",
+            types=declaration.types,
+            secret=secret,
+            timeout_seconds=declaration.timeout_seconds,
+            enabled=declaration.enabled,
+            actor=actor,
+        )
+        return None if secret is not None else clear
+    webhook = declaration.kind == "webhook"
+    connector_service.update_connector(
+        db,
+        declaration.name,
+        types=declaration.types,
+        enabled=declaration.enabled,
+        url=declaration.url if webhook else None,
+        timeout_seconds=declaration.timeout_seconds if webhook else None,
+        instructions=None if webhook else declaration.instructions,
+        assignee_email=None if webhook else declaration.assignee_email,
+    )
+    if "secret" in change.changes and secret is not None:
+        connector_service.rotate_secret(db, declaration.name, secret=secret)
+    return None
+
+
 def plan(db: Session, loaded: LoadedDocument) -> list[PlannedChange]:
     """One entry per declared object, in the order they are applied: roles, users, clients,
     policy (roles first: users name them)."""
@@ -136,6 +244,10 @@ def plan(db: Session, loaded: LoadedDocument) -> list[PlannedChange]:
     changes += [_plan_client(db, c, f"clients[{i}]") for i, c in enumerate(document.clients)]
     if loaded.policy_lines is not None:
         changes.append(_plan_policy(db, loaded.policy_lines))
+    changes += [
+        _plan_dsar_connector(db, c, f"dsar_connectors[{i}]")
+        for i, c in enumerate(document.dsar_connectors)
+    ]
     return changes
 
 
@@ -197,6 +309,10 @@ def execute(
                 applied = oauth2.apply_client(db, declaration)
                 if applied.client_secret is not None:
                     outcome.client_secrets[declaration.name] = applied.client_secret
+            elif isinstance(declaration, DsarConnectorDeclaration):
+                generated = _apply_dsar_connector(db, declaration, change, actor)
+                if generated is not None:
+                    outcome.connector_secrets[declaration.name] = generated
             elif change.kind == POLICY_OBJECT and loaded.policy_lines is not None:
                 policies.apply_policy(
                     db, loaded.policy_lines, actor=actor, reason=_policy_reason(loaded)

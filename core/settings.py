@@ -468,6 +468,15 @@ class Settings(BaseSettings):
         description="HMAC-SHA256 key of the drift alerts' `X-Rampart-Signature` header.",
     )
 
+    # GDPR connectors (compliance/gdpr/connectors/): what a shop service's webhook may be.
+    gdpr_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let GDPR webhook connectors resolve to loopback and private addresses (shop services "
+            "on the internal network); link-local, multicast and reserved addresses stay refused."
+        ),
+    )
+
     # Scanners (scanners/): what a scan may reach, how far it goes, how long findings may stay open.
     scan_allow_private_networks: bool = Field(
         default=False,

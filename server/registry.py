@@ -27,6 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "scanners.models",
     "compliance.gdpr.models",
     "compliance.gdpr.consent_models",
+    "compliance.gdpr.connector_models",
 )
 
 
@@ -61,6 +62,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
     "compliance.gdpr.endpoints",
+    "compliance.gdpr.connector_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of

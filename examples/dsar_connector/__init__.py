@@ -1,0 +1,1 @@
+"""An example shop service (a small CRM) answering Rampart's GDPR requests through the SDK."""
