@@ -66,6 +66,8 @@ class DsarOutcome(Base):
     rows: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     method: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     holds: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON
+    # The Art. 15(1) information the system gave (ProcessingInfo as JSON): no personal data.
+    info: Mapped[str | None] = mapped_column(Text, nullable=True)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -72,5 +72,13 @@ def test_pending_is_asked_again_then_the_request_completes(
         assert all(o.datasets_sealed is None and o.datasets_key_id is None for o in outcomes)
     # The shop answered on the first run, the CRM on the second: both are in the package.
     with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
-        assert sorted(archive.namelist()) == ["crm/orders.json", "shop/orders.json"]
+        assert sorted(archive.namelist()) == [
+            "crm/orders.csv",
+            "crm/orders.json",
+            "information.json",
+            "manifest.json",
+            "shop/orders.csv",
+            "shop/orders.json",
+            "summary.html",
+        ]
         assert json.loads(archive.read("shop/orders.json"))[0]["order"] == 1
