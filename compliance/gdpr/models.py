@@ -39,6 +39,8 @@ class DsarRequest(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The signed evidence record of the completion (compliance.evidence), gdpr:art-12.3.
+    evidence_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class DsarEvent(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from compliance.gdpr.certificate import sign_certificate
+from compliance.gdpr.completion_evidence import record_completion_evidence
 from compliance.gdpr.connectors import registry
 from compliance.gdpr.connectors.base import (
     ConnectorOutcome,
@@ -173,8 +174,10 @@ def _complete_when_all_answered(session: Session, request_id: UUID, actor: str) 
             pass
     request.completed_at = utcnow()
     request.changes = None
-    sign_certificate(session, get_key_provider(), request, outcomes)
+    signer = get_key_provider()
+    certificate = sign_certificate(session, signer, request, outcomes)
     transition(session, request, "completed", actor=actor, verb="completed")
+    record_completion_evidence(session, signer, request, outcomes, certificate)
     if request.email:
         # Inside the unit of work: a mail server that is down rolls the completion back, and
         # the next run completes it and tells the subject.
