@@ -9,6 +9,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cli.apply_consent import (
+    ConsentPurposeDeclaration,
+    apply_consent_purpose,
+    plan_consent_purposes,
+)
 from cli.apply_document import LoadedDocument, RoleDeclaration, UserDeclaration
 from core.errors import RampartError
 from iam.accounts import repository as accounts_repository
@@ -20,7 +25,7 @@ from iam.oauth2.schemas import ClientSpec
 from policies import service as policies
 
 Action = Literal["create", "update", "unchanged"]
-Declaration = RoleDeclaration | UserDeclaration | ClientSpec
+Declaration = RoleDeclaration | UserDeclaration | ClientSpec | ConsentPurposeDeclaration
 POLICY_OBJECT = "policy"
 
 
@@ -32,7 +37,7 @@ class ApplyFailed(RampartError):
 
 @dataclass(frozen=True, slots=True)
 class PlannedChange:
-    kind: str  # role, user, client, policy
+    kind: str  # role, user, client, policy, consent_purpose
     name: str
     action: Action
     location: str  # YAML path, for errors
@@ -136,6 +141,7 @@ def plan(db: Session, loaded: LoadedDocument) -> list[PlannedChange]:
     changes += [_plan_client(db, c, f"clients[{i}]") for i, c in enumerate(document.clients)]
     if loaded.policy_lines is not None:
         changes.append(_plan_policy(db, loaded.policy_lines))
+    changes += plan_consent_purposes(db, document.consent_purposes)
     return changes
 
 
@@ -197,6 +203,8 @@ def execute(
                 applied = oauth2.apply_client(db, declaration)
                 if applied.client_secret is not None:
                     outcome.client_secrets[declaration.name] = applied.client_secret
+            elif isinstance(declaration, ConsentPurposeDeclaration):
+                apply_consent_purpose(db, declaration, actor=actor)
             elif change.kind == POLICY_OBJECT and loaded.policy_lines is not None:
                 policies.apply_policy(
                     db, loaded.policy_lines, actor=actor, reason=_policy_reason(loaded)

@@ -42,6 +42,14 @@ class NotADataUse(RampartError):
     status, slug, title = 422, "consent-not-a-data-use", "Not a fideslang data use"
 
 
+class NotADataCategory(RampartError):
+    status, slug, title = 422, "consent-not-a-data-category", "Not a fideslang data category"
+
+
+class NoticeVersionReused(RampartError):
+    status, slug, title = 409, "consent-notice-version-reused", "Notice changed, version kept"
+
+
 @dataclass(frozen=True, slots=True)
 class Purpose:
     key: str
@@ -60,15 +68,26 @@ class ConsentState:
     source: str | None
 
 
-# Seeded when no purpose is configured: (data use, data categories touched).
+# Seeded when no purpose is configured (`rampart init`): (data use, fideslang data categories).
 DEFAULT_PURPOSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("personalize", ("user.behavior", "user.derived")),
+    ("personalize", ("user.behavior.browsing_history", "user.behavior.purchase_history")),
     ("marketing.advertising", ("user.contact.email", "user.behavior")),
     ("analytics", ("user.behavior", "user.device")),
 )
 
 
-def _data_use(key: str) -> tuple[str, str]:
+def check_data_categories(categories: Sequence[str]) -> None:
+    """NotADataCategory unless every key is a data category of the fideslang default taxonomy."""
+    from compliance.checks.gdpr import data_categories
+
+    unknown = sorted(set(categories) - data_categories())
+    if unknown:
+        raise NotADataCategory(
+            "not data categories of the fideslang default taxonomy: " + ", ".join(unknown)
+        )
+
+
+def data_use(key: str) -> tuple[str, str]:
     """The fideslang default taxonomy's name and description of ``key``; NotADataUse otherwise."""
     from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 
@@ -78,7 +97,7 @@ def _data_use(key: str) -> tuple[str, str]:
     raise NotADataUse(f"{key!r} is not a data use of the fideslang default taxonomy")
 
 
-def _purpose(row: ConsentPurpose) -> Purpose:
+def purpose_of_row(row: ConsentPurpose) -> Purpose:
     return Purpose(
         key=row.key,
         name=row.name,
@@ -95,26 +114,38 @@ def upsert_purpose(
     categories: Sequence[str],
     notice: str | None = None,
     description: str | None = None,
+    name: str | None = None,
+    notice_version: str | None = None,
     actor: str,
 ) -> Purpose:
-    """Declare a purpose; a changed notice bumps its version (decisions keep the version shown)."""
-    name, default_description = _data_use(key)
+    """Declare a purpose; a changed notice bumps its version (decisions keep the version shown),
+    or takes ``notice_version`` when one is given: a changed notice under the version already
+    stored is refused, as decisions made under that version would then name another text."""
+    default_name, default_description = data_use(key)
+    check_data_categories(categories)
     row = session.get(ConsentPurpose, key)
     text = notice if notice is not None else (description or default_description)
     if row is None:
         row = ConsentPurpose(
             key=key,
-            name=name,
+            name=name or default_name,
             description=description or default_description,
             categories=json.dumps(sorted(categories)),
             notice=text,
-            notice_version="1",
+            notice_version=notice_version or "1",
         )
         session.add(row)
     else:
         if row.notice != text:
+            if notice_version is not None and notice_version == row.notice_version:
+                raise NoticeVersionReused(
+                    f"the notice of {key!r} changed: give it a new notice_version"
+                )
             row.notice = text
-            row.notice_version = str(int(row.notice_version) + 1)
+            row.notice_version = notice_version or _next_version(row.notice_version)
+        elif notice_version is not None:
+            row.notice_version = notice_version
+        row.name = name or row.name
         row.description = description or default_description
         row.categories = json.dumps(sorted(categories))
         row.updated_at = utcnow()
@@ -126,7 +157,11 @@ def upsert_purpose(
         details={"notice_version": row.notice_version},
         actor=actor,
     )
-    return _purpose(row)
+    return purpose_of_row(row)
+
+
+def _next_version(version: str) -> str:
+    return str(int(version) + 1) if version.isdigit() else f"{version}.1"
 
 
 def seed_default_purposes(session: Session, *, actor: str) -> None:
@@ -138,7 +173,7 @@ def seed_default_purposes(session: Session, *, actor: str) -> None:
 
 def consent_purposes(session: Session) -> Sequence[Purpose]:
     rows = session.scalars(select(ConsentPurpose).order_by(ConsentPurpose.key))
-    return [_purpose(row) for row in rows]
+    return [purpose_of_row(row) for row in rows]
 
 
 def _decide(
