@@ -74,6 +74,16 @@ def _plan_role(db: Session, role: RoleDeclaration, location: str) -> PlannedChan
     return PlannedChange("role", role.name, action, location, (*changed,), role)
 
 
+def _roles_kept(declared: list[str] | None, current: list[str]) -> list[str] | None:
+    """The declared roles plus an Art. 18 restriction the account holds: a restriction is lifted
+    through the data-subject request, never by re-applying a document that predates it."""
+    from compliance.gdpr.connectors.iam import RESTRICTED_ROLE
+
+    if declared is None or RESTRICTED_ROLE not in current:
+        return declared
+    return sorted({*declared, RESTRICTED_ROLE})
+
+
 def _plan_user(db: Session, user: UserDeclaration, location: str) -> PlannedChange:
     row = accounts_repository.get_user_by_email(db, user.email)
     changed: list[str] = []
@@ -81,7 +91,7 @@ def _plan_user(db: Session, user: UserDeclaration, location: str) -> PlannedChan
         wanted: dict[str, Any] = {
             "name": (user.name, row.name),
             "email_verified": (user.email_verified, row.email_verified),
-            "roles": (user.roles, row.roles),
+            "roles": (_roles_kept(user.roles, row.roles), row.roles),
             "status": (user.status, row.status),
         }
         changed = [key for key, (want, have) in wanted.items() if want is not None and want != have]
@@ -152,12 +162,13 @@ def _apply_user(
     # A disabled account cannot log in: a password for it would only be one more secret to leak.
     wants_password = generate and change.action == "create" and user.status != "disabled"
     password = generate_password() if wants_password else None
+    existing = accounts_repository.get_user_by_email(db, user.email)
     row, _ = accounts.create_user(
         db,
         user.email,
         password=password,
         name=user.name,
-        roles=user.roles,
+        roles=_roles_kept(user.roles, existing.roles if existing is not None else []),
         email_verified=user.email_verified,
     )
     if user.status == "disabled":

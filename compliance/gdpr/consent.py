@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -68,6 +69,7 @@ class ConsentState:
     source: str | None
 
 
+ESSENTIAL_USE = "essential"
 # Seeded when no purpose is configured (`rampart init`): (data use, fideslang data categories).
 DEFAULT_PURPOSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("personalize", ("user.behavior.browsing_history", "user.behavior.purchase_history")),
@@ -251,8 +253,31 @@ def _latest(session: Session, subject: str, purpose: str) -> ConsentRecord | Non
     )
 
 
+def is_essential(purpose: str) -> bool:
+    """fideslang's ``essential`` data uses: providing the service and legal obligations."""
+    return purpose == ESSENTIAL_USE or purpose.startswith(ESSENTIAL_USE + ".")
+
+
+def is_restricted(session: Session, subject: str) -> bool:
+    """Has ``subject`` obtained restriction (Art. 18)? The iam connector marks the account with
+    the ``gdpr_restricted`` role; a subject without an account cannot be marked this way."""
+    from compliance.gdpr.connectors.iam import RESTRICTED_ROLE
+    from iam.accounts.service import get_user
+
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        return False
+    user = get_user(session, user_id)
+    return user is not None and RESTRICTED_ROLE in user.roles
+
+
 def has_consent(session: Session, subject: str, purpose: str) -> bool:
-    """The check a service makes before processing: one indexed lookup."""
+    """The check a service makes before processing: one indexed lookup. A restricted subject
+    (Art. 18) is answered false for every purpose but the essential ones, whatever their
+    records say: the data are kept, not used."""
+    if not is_essential(purpose) and is_restricted(session, subject):
+        return False
     latest = session.scalar(
         select(ConsentRecord.granted)
         .where(ConsentRecord.subject == subject, ConsentRecord.purpose == purpose)
