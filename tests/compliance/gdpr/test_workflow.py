@@ -20,6 +20,7 @@ from compliance.gdpr.connectors.base import (
     ConnectorOutcome,
     ConnectorRequest,
     Dataset,
+    LegalHold,
     RequestType,
     SubjectRef,
 )
@@ -132,3 +133,51 @@ def test_completion_is_signed_evidence_of_art_12_3_without_the_subject(
         signer = get_key_provider()
         assert verify_evidence(db, [signer.public_signing_key()]).problems == []
         assert signed_message(canonical).startswith(b"rampart-evidence/v1|")
+
+
+@dataclass
+class Invoicing:
+    """Erases what it may and keeps invoices under a legal hold."""
+
+    name: str = "invoicing"
+
+    def supports(self, request_type: RequestType) -> bool:
+        return True
+
+    def fulfil(self, session: Session, request: ConnectorRequest) -> ConnectorOutcome:
+        hold = LegalHold("invoices", "HGB §257: commercial records kept 10 years", "P10Y")
+        return ConnectorOutcome(self.name, "done", 2, "anonymised", holds=(hold,))
+
+
+def test_the_erasure_certificate_lists_each_systems_legal_holds(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connectors: list[Connector] = [Invoicing()]
+    monkeypatch.setattr(registry, "connectors_for", lambda session: connectors)
+    with unit_of_work() as db:
+        request = service.file_request(
+            db,
+            type="erasure",
+            subject=SubjectRef("c5", None),
+            channel="officer",
+            actor="user:o",
+            identity_verified=True,
+        )
+        decisions.start(db, request.id, actor="user:o")
+        request_id = request.id
+    state = workflow.process_request(request_id)
+    if state == "awaiting_approval":
+        with unit_of_work() as db:
+            decisions.approve(db, request_id, actor="user:o2")
+        state = workflow.process_request(request_id)
+    assert state == "completed"
+    with unit_of_work(read_only=True) as db:
+        document = json.loads(service.certificate_of(db, request_id, subject=None).certificate_json)
+    (system,) = document["systems"]
+    assert system["holds"] == [
+        {
+            "what": "invoices",
+            "legal_basis": "HGB §257: commercial records kept 10 years",
+            "retention": "P10Y",
+        }
+    ]
