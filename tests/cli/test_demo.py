@@ -99,3 +99,17 @@ def test_only_consenting_customers_are_personalised(settings: Settings) -> None:
     rerun = json.loads(again.stdout)["consent"]
     assert rerun["personalised_subjects"] == [] and rerun["personalisation_skipped"] == 3
     assert rerun["segmented_subjects"] == [maria]
+
+
+def test_seed_after_init_replaces_the_default_notices(settings: Settings) -> None:
+    from compliance.gdpr import consent
+
+    with unit_of_work() as db:  # what `rampart init` leaves
+        consent.seed_default_purposes(db, actor="system:init")
+    for _ in range(2):
+        result = runner.invoke(app, ["demo", "seed", "--json"])
+        assert result.exit_code == 0, result.stderr
+    with unit_of_work(read_only=True) as db:
+        purposes = {p.key: p for p in consent.consent_purposes(db)}
+    assert purposes["personalize"].name == "Personalised recommendations"
+    assert purposes["personalize"].notice_version == "2"  # bumped once, not on the rerun
