@@ -1,4 +1,5 @@
-"""`rampart apply -f FILE.yaml`: make roles, users, clients and the policy what the file says, in
+"""`rampart apply -f FILE.yaml`: make roles, users, clients, the policy and the consent purposes
+what the file says, in
 one transaction (all or nothing); new client secrets and generated passwords are printed once.
 
 The document and plan modules (accounts, clients, policies) are imported when the command runs."""

@@ -1,5 +1,6 @@
-"""The document `rampart apply -f FILE.yaml` reads: roles, users, clients, policies, validated as a
-whole (unknown keys refused, errors named by their YAML path) before the database is touched."""
+"""The document `rampart apply -f FILE.yaml` reads: roles, users, clients, policies and consent
+purposes, validated as a whole (unknown keys refused, errors named by their YAML path) before
+the database is touched."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cli.apply_consent import ConsentPurposeDeclaration
 from core.errors import RampartError, ValidationFailed
 from iam.accounts.exceptions import InvalidEmail
 from iam.accounts.service import normalize_email
@@ -123,6 +125,7 @@ class ApplyDocument(BaseModel):
     clients: list[ClientSpec] = Field(default_factory=list)
     policies: PolicySection | None = None
     dsar_connectors: list[DsarConnectorDeclaration] = Field(default_factory=list)
+    consent_purposes: list[ConsentPurposeDeclaration] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ApplyDocument:
@@ -131,6 +134,7 @@ class ApplyDocument(BaseModel):
             ("users", [user.email for user in self.users]),
             ("clients", [client.name for client in self.clients]),
             ("dsar_connectors", [c.name for c in self.dsar_connectors]),
+            ("consent_purposes", [purpose.key for purpose in self.consent_purposes]),
         ):
             repeated = _duplicates(names)
             if repeated:

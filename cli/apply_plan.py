@@ -12,6 +12,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cli.apply_consent import (
+    ConsentPurposeDeclaration,
+    apply_consent_purpose,
+    plan_consent_purposes,
+)
 from cli.apply_document import (
     DsarConnectorDeclaration,
     LoadedDocument,
@@ -28,7 +33,13 @@ from iam.oauth2.schemas import ClientSpec
 from policies import service as policies
 
 Action = Literal["create", "update", "unchanged"]
-Declaration = RoleDeclaration | UserDeclaration | ClientSpec | DsarConnectorDeclaration
+Declaration = (
+    RoleDeclaration
+    | UserDeclaration
+    | ClientSpec
+    | DsarConnectorDeclaration
+    | ConsentPurposeDeclaration
+)
 POLICY_OBJECT = "policy"
 
 
@@ -40,7 +51,7 @@ class ApplyFailed(RampartError):
 
 @dataclass(frozen=True, slots=True)
 class PlannedChange:
-    kind: str  # role, user, client, policy
+    kind: str  # role, user, client, policy, consent_purpose
     name: str
     action: Action
     location: str  # YAML path, for errors
@@ -79,6 +90,16 @@ def _plan_role(db: Session, role: RoleDeclaration, location: str) -> PlannedChan
     return PlannedChange("role", role.name, action, location, (*changed,), role)
 
 
+def _roles_kept(declared: list[str] | None, current: list[str]) -> list[str] | None:
+    """The declared roles plus an Art. 18 restriction the account holds: a restriction is lifted
+    through the data-subject request, never by re-applying a document that predates it."""
+    from compliance.gdpr.connectors.iam import RESTRICTED_ROLE
+
+    if declared is None or RESTRICTED_ROLE not in current:
+        return declared
+    return sorted({*declared, RESTRICTED_ROLE})
+
+
 def _plan_user(db: Session, user: UserDeclaration, location: str) -> PlannedChange:
     row = accounts_repository.get_user_by_email(db, user.email)
     changed: list[str] = []
@@ -86,7 +107,7 @@ def _plan_user(db: Session, user: UserDeclaration, location: str) -> PlannedChan
         wanted: dict[str, Any] = {
             "name": (user.name, row.name),
             "email_verified": (user.email_verified, row.email_verified),
-            "roles": (user.roles, row.roles),
+            "roles": (_roles_kept(user.roles, row.roles), row.roles),
             "status": (user.status, row.status),
         }
         changed = [key for key, (want, have) in wanted.items() if want is not None and want != have]
@@ -248,6 +269,7 @@ def plan(db: Session, loaded: LoadedDocument) -> list[PlannedChange]:
         _plan_dsar_connector(db, c, f"dsar_connectors[{i}]")
         for i, c in enumerate(document.dsar_connectors)
     ]
+    changes += plan_consent_purposes(db, document.consent_purposes)
     return changes
 
 
@@ -258,12 +280,13 @@ def _apply_user(
     # A disabled account cannot log in: a password for it would only be one more secret to leak.
     wants_password = generate and change.action == "create" and user.status != "disabled"
     password = generate_password() if wants_password else None
+    existing = accounts_repository.get_user_by_email(db, user.email)
     row, _ = accounts.create_user(
         db,
         user.email,
         password=password,
         name=user.name,
-        roles=user.roles,
+        roles=_roles_kept(user.roles, existing.roles if existing is not None else []),
         email_verified=user.email_verified,
     )
     if user.status == "disabled":
@@ -313,6 +336,8 @@ def execute(
                 generated = _apply_dsar_connector(db, declaration, change, actor)
                 if generated is not None:
                     outcome.connector_secrets[declaration.name] = generated
+            elif isinstance(declaration, ConsentPurposeDeclaration):
+                apply_consent_purpose(db, declaration, actor=actor)
             elif change.kind == POLICY_OBJECT and loaded.policy_lines is not None:
                 policies.apply_policy(
                     db, loaded.policy_lines, actor=actor, reason=_policy_reason(loaded)

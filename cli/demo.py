@@ -4,8 +4,9 @@ meaningful compliance posture at once.
 The users, roles, clients and policy come from ``examples/demo-shop.yaml`` through the same code
 path as ``rampart apply -f``. What a declarative document cannot express is then added through
 the services: demo card numbers (the card networks' published test numbers) tokenized in the
-vault, and a few deliberate weaknesses the compliance checks detect. Every step is idempotent:
-a second run changes nothing and says so."""
+vault, a few deliberate weaknesses the compliance checks detect, and the demo customers' consent
+decisions, after which personalisation and segmentation run only for those who consent. Every
+step is idempotent: a second run changes nothing and says so."""
 
 from __future__ import annotations
 
@@ -121,11 +122,13 @@ def seed(
     ] = DEMO_FILE,
     json_output: bool = JsonOption,
 ) -> None:
-    """Create the demo shop: users, roles, clients, policy, tokenized cards, weaknesses."""
+    """Create the demo shop: users, roles, clients, policy, consent purposes, tokenized cards,
+    weaknesses, consent decisions; then personalise only the consenting customers."""
     show = not json_output
     with cli_errors():
         from cli.apply_document import load_document
         from cli.apply_plan import execute
+        from cli.demo_consent import seed_consent
         from core import context
         from core.database import unit_of_work
         from core.kms.provider import get_key_provider
@@ -143,22 +146,31 @@ def seed(
                 cards_created, cards_unchanged = _tokenize_cards(session, actor)
                 _progress(show, "planting deliberate weaknesses")
                 weak_created, weak_unchanged = _plant_weaknesses(session)
+                _progress(show, "recording demo consent; personalising the consenting customers")
+                consents = seed_consent(session, actor)
         finally:
             context.reset(token)
     created = [c.label for c in outcome.changes if c.action == "create"]
     updated = [c.label for c in outcome.changes if c.action == "update"]
     unchanged = [c.label for c in outcome.changes if c.action == "unchanged"]
     result: dict[str, Any] = {
-        "created": created + cards_created + weak_created,
+        "created": created + cards_created + weak_created + consents.decided,
         "updated": updated,
-        "unchanged": unchanged + cards_unchanged + weak_unchanged,
+        "unchanged": unchanged + cards_unchanged + weak_unchanged + consents.unchanged,
         "counts": {
             "users": len(loaded.document.users),
             "clients": len(loaded.document.clients),
             "cards": len(DEMO_CARDS),
             "weaknesses": len(WEAKNESSES),
         },
-        "changed": bool(created or updated or cards_created or weak_created),
+        # Run on every seed: who the shop's personalisation and segmentation reached (by
+        # account id) and how many they skipped for want of consent.
+        "consent": {
+            **consents.counts(),
+            "personalised_subjects": consents.personalised,
+            "segmented_subjects": consents.segmented,
+        },
+        "changed": bool(created or updated or cards_created or weak_created or consents.decided),
         # New client secrets are not printed: a demo has no use for them, and a log of the
         # seed must hold none. `rampart client rotate` gives one when needed.
         "clients_with_new_secret": sorted(outcome.client_secrets),
@@ -166,8 +178,14 @@ def seed(
     if json_output:
         print_json(result)
         return
+    counts = consents.counts()
+    consent_line = (
+        f"personalised {counts['personalised']} customers, skipped "
+        f"{counts['personalisation_skipped']} without consent; segmented "
+        f"{counts['segmented']}, skipped {counts['segmentation_skipped']}\n"
+    )
     if not result["changed"]:
-        sys.stdout.write("demo shop already seeded: nothing changed\n")
+        sys.stdout.write("demo shop already seeded: nothing changed\n" + consent_line)
         return
     sys.stdout.write(
         f"demo shop seeded: {len(result['created'])} created, {len(updated)} updated, "
@@ -175,4 +193,5 @@ def seed(
     )
     for _, _, what in WEAKNESSES:
         sys.stdout.write(f"  weakness: {what}\n")
+    sys.stdout.write(consent_line)
     sys.stdout.write("next: rampart compliance run && rampart compliance status\n")

@@ -53,8 +53,9 @@ def _admin_password(interactive: bool) -> tuple[str, bool]:
 
 
 def _ensure_identity(settings: Settings, admin_email: str | None, interactive: bool) -> FirstAdmin:
-    """IdP keys, the default policy and the first admin account (created once; later runs
-    change nothing)."""
+    """IdP keys, the default policy, the default consent purposes and the first admin account
+    (created once; later runs change nothing)."""
+    from compliance.gdpr.consent import seed_default_purposes
     from core.database import unit_of_work
     from iam.accounts.service import ensure_first_admin, has_admin
     from iam.keys.service import ensure_signing_key
@@ -68,6 +69,7 @@ def _ensure_identity(settings: Settings, admin_email: str | None, interactive: b
         ensure_signing_key(db)
         ensure_default_policy(db)
         ensure_cli_client(db)
+        seed_default_purposes(db, actor="system:init")  # only when no purpose exists
         if has_admin(db):
             return FirstAdmin(email, created=False)
     password, generated = _admin_password(interactive)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,6 +43,14 @@ class NotADataUse(RampartError):
     status, slug, title = 422, "consent-not-a-data-use", "Not a fideslang data use"
 
 
+class NotADataCategory(RampartError):
+    status, slug, title = 422, "consent-not-a-data-category", "Not a fideslang data category"
+
+
+class NoticeVersionReused(RampartError):
+    status, slug, title = 409, "consent-notice-version-reused", "Notice changed, version kept"
+
+
 @dataclass(frozen=True, slots=True)
 class Purpose:
     key: str
@@ -60,15 +69,27 @@ class ConsentState:
     source: str | None
 
 
-# Seeded when no purpose is configured: (data use, data categories touched).
+ESSENTIAL_USE = "essential"
+# Seeded when no purpose is configured (`rampart init`): (data use, fideslang data categories).
 DEFAULT_PURPOSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("personalize", ("user.behavior", "user.derived")),
+    ("personalize", ("user.behavior.browsing_history", "user.behavior.purchase_history")),
     ("marketing.advertising", ("user.contact.email", "user.behavior")),
     ("analytics", ("user.behavior", "user.device")),
 )
 
 
-def _data_use(key: str) -> tuple[str, str]:
+def check_data_categories(categories: Sequence[str]) -> None:
+    """NotADataCategory unless every key is a data category of the fideslang default taxonomy."""
+    from compliance.checks.gdpr import data_categories
+
+    unknown = sorted(set(categories) - data_categories())
+    if unknown:
+        raise NotADataCategory(
+            "not data categories of the fideslang default taxonomy: " + ", ".join(unknown)
+        )
+
+
+def data_use(key: str) -> tuple[str, str]:
     """The fideslang default taxonomy's name and description of ``key``; NotADataUse otherwise."""
     from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 
@@ -78,7 +99,7 @@ def _data_use(key: str) -> tuple[str, str]:
     raise NotADataUse(f"{key!r} is not a data use of the fideslang default taxonomy")
 
 
-def _purpose(row: ConsentPurpose) -> Purpose:
+def purpose_of_row(row: ConsentPurpose) -> Purpose:
     return Purpose(
         key=row.key,
         name=row.name,
@@ -95,26 +116,38 @@ def upsert_purpose(
     categories: Sequence[str],
     notice: str | None = None,
     description: str | None = None,
+    name: str | None = None,
+    notice_version: str | None = None,
     actor: str,
 ) -> Purpose:
-    """Declare a purpose; a changed notice bumps its version (decisions keep the version shown)."""
-    name, default_description = _data_use(key)
+    """Declare a purpose; a changed notice bumps its version (decisions keep the version shown),
+    or takes ``notice_version`` when one is given: a changed notice under the version already
+    stored is refused, as decisions made under that version would then name another text."""
+    default_name, default_description = data_use(key)
+    check_data_categories(categories)
     row = session.get(ConsentPurpose, key)
     text = notice if notice is not None else (description or default_description)
     if row is None:
         row = ConsentPurpose(
             key=key,
-            name=name,
+            name=name or default_name,
             description=description or default_description,
             categories=json.dumps(sorted(categories)),
             notice=text,
-            notice_version="1",
+            notice_version=notice_version or "1",
         )
         session.add(row)
     else:
         if row.notice != text:
+            if notice_version is not None and notice_version == row.notice_version:
+                raise NoticeVersionReused(
+                    f"the notice of {key!r} changed: give it a new notice_version"
+                )
             row.notice = text
-            row.notice_version = str(int(row.notice_version) + 1)
+            row.notice_version = notice_version or _next_version(row.notice_version)
+        elif notice_version is not None:
+            row.notice_version = notice_version
+        row.name = name or row.name
         row.description = description or default_description
         row.categories = json.dumps(sorted(categories))
         row.updated_at = utcnow()
@@ -126,7 +159,11 @@ def upsert_purpose(
         details={"notice_version": row.notice_version},
         actor=actor,
     )
-    return _purpose(row)
+    return purpose_of_row(row)
+
+
+def _next_version(version: str) -> str:
+    return str(int(version) + 1) if version.isdigit() else f"{version}.1"
 
 
 def seed_default_purposes(session: Session, *, actor: str) -> None:
@@ -138,7 +175,7 @@ def seed_default_purposes(session: Session, *, actor: str) -> None:
 
 def consent_purposes(session: Session) -> Sequence[Purpose]:
     rows = session.scalars(select(ConsentPurpose).order_by(ConsentPurpose.key))
-    return [_purpose(row) for row in rows]
+    return [purpose_of_row(row) for row in rows]
 
 
 def _decide(
@@ -216,8 +253,31 @@ def _latest(session: Session, subject: str, purpose: str) -> ConsentRecord | Non
     )
 
 
+def is_essential(purpose: str) -> bool:
+    """fideslang's ``essential`` data uses: providing the service and legal obligations."""
+    return purpose == ESSENTIAL_USE or purpose.startswith(ESSENTIAL_USE + ".")
+
+
+def is_restricted(session: Session, subject: str) -> bool:
+    """Has ``subject`` obtained restriction (Art. 18)? The iam connector marks the account with
+    the ``gdpr_restricted`` role; a subject without an account cannot be marked this way."""
+    from compliance.gdpr.connectors.iam import RESTRICTED_ROLE
+    from iam.accounts.service import get_user
+
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        return False
+    user = get_user(session, user_id)
+    return user is not None and RESTRICTED_ROLE in user.roles
+
+
 def has_consent(session: Session, subject: str, purpose: str) -> bool:
-    """The check a service makes before processing: one indexed lookup."""
+    """The check a service makes before processing: one indexed lookup. A restricted subject
+    (Art. 18) is answered false for every purpose but the essential ones, whatever their
+    records say: the data are kept, not used."""
+    if not is_essential(purpose) and is_restricted(session, subject):
+        return False
     latest = session.scalar(
         select(ConsentRecord.granted)
         .where(ConsentRecord.subject == subject, ConsentRecord.purpose == purpose)

@@ -39,6 +39,8 @@ class DsarRequest(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The signed evidence record of the completion (compliance.evidence), gdpr:art-12.3.
+    evidence_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
 
 
 class DsarEvent(Base):
@@ -66,6 +68,8 @@ class DsarOutcome(Base):
     rows: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     method: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     holds: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON
+    # The Art. 15(1) information the system gave (ProcessingInfo as JSON): no personal data.
+    info: Mapped[str | None] = mapped_column(Text, nullable=True)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

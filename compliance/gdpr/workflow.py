@@ -6,11 +6,9 @@ then build the package, sign the certificate, complete and notify the subject.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from compliance.gdpr.certificate import sign_certificate
+from compliance.gdpr.completion_evidence import record_completion_evidence
 from compliance.gdpr.connectors import registry
-from compliance.gdpr.connectors.base import ConnectorOutcome, ConnectorRequest, SubjectRef
+from compliance.gdpr.connectors.base import (
+    ConnectorOutcome,
+    ConnectorRequest,
+    ProcessingInfo,
+    SubjectRef,
+)
 from compliance.gdpr.models import DsarOutcome
+from compliance.gdpr.package import SystemPart, build_package, info_from_json, info_to_json
 from compliance.gdpr.service import get_request, store_package, transition
 from core.clock import utcnow
 from core.database import unit_of_work
@@ -45,9 +50,24 @@ def _save(session: Session, request_id: UUID, outcome: ConnectorOutcome) -> None
             for h in outcome.holds
         ]
     )
+    info = _info_of(outcome)
+    row.info = info_to_json(info) if info is not None else None
     row.detail, row.attempts, row.updated_at = outcome.detail, row.attempts + 1, utcnow()
     if outcome.datasets:
         _seal_datasets(session, row, outcome)
+
+
+def _info_of(outcome: ConnectorOutcome) -> ProcessingInfo | None:
+    """The system's Art. 15(1) information, its categories completed with those its datasets
+    name (a connector may tag a dataset with a category its summary leaves out)."""
+    tagged = [c for ds in outcome.datasets for c in ds.categories]
+    info = outcome.info
+    if info is None and not tagged:
+        return None
+    if info is None:
+        info = ProcessingInfo(purposes=(), categories=(), recipients=(), retention="", source="")
+    categories = tuple(dict.fromkeys([*info.categories, *tagged]))
+    return ProcessingInfo(info.purposes, categories, info.recipients, info.retention, info.source)
 
 
 def _aad(row: DsarOutcome) -> bytes:
@@ -68,20 +88,23 @@ def _seal_datasets(session: Session, row: DsarOutcome, outcome: ConnectorOutcome
     row.datasets_sealed = nonce + AESGCM(key).encrypt(nonce, plain, _aad(row))
 
 
-def _collected_datasets(session: Session, outcomes: Sequence[DsarOutcome]) -> dict[str, Any]:
-    """Every outcome's datasets as ``connector/dataset`` -> records; their keys destroyed and
-    the sealed bytes dropped once read (the package holds them now)."""
-    datasets: dict[str, Any] = {}
+def _released_datasets(
+    session: Session, outcomes: Sequence[DsarOutcome]
+) -> Iterator[tuple[str, str, list[Mapping[str, Any]], tuple[str, ...]]]:
+    """Each outcome's datasets, one system at a time; its key destroyed and the sealed bytes
+    dropped once read (the package holds them now)."""
     for row in outcomes:
         if row.datasets_key_id is None or row.datasets_sealed is None:
             continue
         key = load_data_key(session, row.datasets_key_id)
         nonce, body = row.datasets_sealed[:12], row.datasets_sealed[12:]
-        for name, records in json.loads(AESGCM(key).decrypt(nonce, body, _aad(row))).items():
-            datasets[f"{row.connector}/{name}"] = records
+        sealed: dict[str, list[Mapping[str, Any]]] = json.loads(
+            AESGCM(key).decrypt(nonce, body, _aad(row))
+        )
         destroy_data_key(session, row.datasets_key_id)
         row.datasets_key_id, row.datasets_sealed = None, None
-    return datasets
+        for name in sorted(sealed):
+            yield row.connector, name, sealed.pop(name), ()
 
 
 def process_request(
@@ -116,6 +139,17 @@ def process_request(
         return _complete_when_all_answered(session, request_id, actor)
 
 
+def _system_part(row: DsarOutcome) -> SystemPart:
+    return SystemPart(
+        connector=row.connector,
+        status=row.status,
+        rows=row.rows,
+        method=row.method,
+        holds=json.loads(row.holds),
+        info=info_from_json(row.info),
+    )
+
+
 def _complete_when_all_answered(session: Session, request_id: UUID, actor: str) -> str:
     request = get_request(session, request_id)
     outcomes = session.scalars(
@@ -123,17 +157,27 @@ def _complete_when_all_answered(session: Session, request_id: UUID, actor: str) 
     ).all()
     if any(o.status not in FINAL for o in outcomes):
         return request.state
-    datasets = _collected_datasets(session, outcomes)
+    outcomes = sorted(outcomes, key=lambda o: o.connector)
+    datasets = _released_datasets(session, outcomes)
     if request.type in ("access", "portability"):
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, records in sorted(datasets.items()):
-                archive.writestr(f"{name}.json", json.dumps(records, indent=2, default=str))
-        store_package(session, request, f"dsar-{request.id}.zip", buffer.getvalue())
+        built = build_package(
+            request_id=request.id,
+            request_type=request.type,
+            generated_at=utcnow(),
+            systems=[_system_part(o) for o in outcomes],
+            datasets=datasets,
+        )
+        with built.content:
+            store_package(session, request, f"dsar-{request.id}.zip", built.content.read())
+    else:
+        for _ in datasets:  # none expected; keys are destroyed all the same
+            pass
     request.completed_at = utcnow()
     request.changes = None
-    sign_certificate(session, get_key_provider(), request, outcomes)
+    signer = get_key_provider()
+    certificate = sign_certificate(session, signer, request, outcomes)
     transition(session, request, "completed", actor=actor, verb="completed")
+    record_completion_evidence(session, signer, request, outcomes, certificate)
     if request.email:
         # Inside the unit of work: a mail server that is down rolls the completion back, and
         # the next run completes it and tells the subject.

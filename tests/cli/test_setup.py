@@ -48,6 +48,9 @@ def test_init_is_idempotent(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "var" / "rampart.db") as db:  # `rampart login`'s client
         clients = db.execute("SELECT client_id, client_type FROM oauth2_clients").fetchall()
     assert clients == [("rampart-cli", "public")]
+    with sqlite3.connect(tmp_path / "var" / "rampart.db") as db:  # seeded: none existed
+        purposes = db.execute("SELECT key FROM consent_purposes ORDER BY key").fetchall()
+    assert purposes == [("analytics",), ("marketing.advertising",), ("personalize",)]
 
     second = json.loads(_rampart("init", "--json", cwd=tmp_path, env=env).stdout)
     assert second["fresh"] is False
