@@ -1,6 +1,7 @@
 """Portal sessions of verified e-mail addresses: a random token in their own cookie (HttpOnly,
 SameSite=Strict, Secure and ``__Host-`` under https), only its HMAC in the database (so any
-replica can read it), 30 minutes at most, ended on sign-out.
+replica can read it), 30 minutes at most, deleted on sign-out (and once expired, when the next
+one starts).
 
 A portal session's caller is named ``user:privacy:<subject>`` (:data:`PORTAL_SUBJECT_PREFIX`),
 never ``user:<account id>``: a policy line or role link written for the account's password login
@@ -13,7 +14,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +44,12 @@ def _digest(db: Session, token: str) -> str:
 def start_portal_session(db: Session, response: Response, *, subject: str, email: str) -> None:
     token = tokens.new_token()
     now = utcnow()
+    # Expired sessions go as new ones start: no address outlives its session by much.
+    db.execute(
+        delete(PortalSession)
+        .where(PortalSession.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
     db.add(
         PortalSession(
             token_hash=_digest(db, token),
@@ -85,7 +92,7 @@ def end_portal_session(db: Session, request: Request, response: Response) -> boo
     )
     if row is None:
         return False
-    row.ended_at = utcnow()
+    db.delete(row)  # the address it held goes with it
     db.flush()
     return True
 
