@@ -21,7 +21,7 @@ from uuid import UUID
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from compliance.gdpr.portal.sessions import DATA_SUBJECT_ROLE, portal_principal
+from compliance.gdpr.portal.sessions import portal_principal
 from core import authz
 from core.audit.service import EventFields, record_event
 from core.authz import AccessRequest, Decision, Principal
@@ -169,8 +169,8 @@ def authenticate(request: Request) -> Principal | None:
 
 def authenticate_session(request: Request) -> Principal | None:
     """The caller of a page: this browser's complete login (password and, where a role needs
-    it, a second factor), with the account's current roles and ``data_subject``; else the
-    privacy portal's e-mail-verified session (compliance.gdpr.portal.sessions); None without."""
+    it, a second factor), with the account's current roles; else the privacy portal's
+    e-mail-verified session (compliance.gdpr.portal.sessions, role data_subject); None."""
     with unit_of_work() as db:  # a live session's last-seen time moves on
         login = current_login(db, request)
         if login is None:
@@ -179,7 +179,7 @@ def authenticate_session(request: Request) -> Principal | None:
         return Principal(
             subject=str(login.user_id),
             kind="user",
-            roles=(*login.roles, DATA_SUBJECT_ROLE),  # every customer may use /privacy
+            roles=tuple(login.roles),
             amr=tuple(login.amr),
             acr=login.acr,
             auth_time=login.auth_time,

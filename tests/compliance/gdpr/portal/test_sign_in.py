@@ -23,6 +23,7 @@ from tests.compliance.gdpr.portal.support import (
     mails_to,
     sign_in_by_email,
 )
+from tests.iam.pages.support import login
 from tests.policies.authz_support import api, authz_settings
 
 __all__ = ["api", "authz_settings"]  # fixtures used by name
@@ -154,3 +155,15 @@ def test_pages_carry_the_strict_policy_and_are_in_the_openapi_document(api: Test
     paths = api.get("/openapi.json").json()["paths"]
     assert "/privacy/requests/{request_id}" in paths
     assert paths["/privacy"]["get"]["tags"] == ["privacy portal"]
+
+
+def test_a_customer_logged_in_with_the_account_uses_the_portal(api: TestClient) -> None:
+    with unit_of_work() as db:
+        create_user(db, "lin@example.com", password="a long enough password 1", roles=["customer"])
+    page = api.get("/privacy").text
+    assert 'href="/login?next=%2Fprivacy%2Frequests"' in page
+    assert login(api, "lin@example.com", "a long enough password 1", "/privacy/requests") == (
+        "/privacy/requests"
+    )
+    assert _requests_page(api) == 200
+    assert api.cookies.get(cookie_name()) is None  # the login session, no portal session
