@@ -28,6 +28,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "compliance.gdpr.models",
     "compliance.gdpr.consent_models",
     "compliance.gdpr.connector_models",
+    "compliance.gdpr.portal.models",
 )
 
 
@@ -63,6 +64,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.gdpr.consent_endpoints",
     "compliance.gdpr.endpoints",
     "compliance.gdpr.connector_endpoints",
+    "compliance.gdpr.portal.endpoints",  # /privacy pages (sign-in by login or e-mailed code)
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
@@ -80,6 +82,7 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/logout", _IAM_PAGES_CSP),
     ("/account", _IAM_PAGES_CSP),
     ("/device", _IAM_PAGES_CSP),
+    ("/privacy", _IAM_PAGES_CSP),  # compliance.gdpr.portal.endpoints.CSP_BY_PREFIX
 )
 
 # The one table of body limits other than settings.max_body_bytes (server.body_limit enforces

@@ -21,6 +21,7 @@ from uuid import UUID
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from compliance.gdpr.portal.sessions import portal_principal
 from core import authz
 from core.audit.service import EventFields, record_event
 from core.authz import AccessRequest, Decision, Principal
@@ -168,11 +169,13 @@ def authenticate(request: Request) -> Principal | None:
 
 def authenticate_session(request: Request) -> Principal | None:
     """The caller of a page: this browser's complete login (password and, where a role needs
-    it, a second factor), with the account's current roles; None without one."""
+    it, a second factor), with the account's current roles; else the privacy portal's
+    e-mail-verified session (compliance.gdpr.portal.sessions, role data_subject); None."""
     with unit_of_work() as db:  # a live session's last-seen time moves on
         login = current_login(db, request)
         if login is None:
-            return None
+            # The privacy portal's e-mail-verified session (data_subject only; its own names).
+            return portal_principal(db, request)
         return Principal(
             subject=str(login.user_id),
             kind="user",

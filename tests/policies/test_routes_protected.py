@@ -64,6 +64,10 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/account/webauthn/verify"),
         ("GET", "/assets/iam/brand.css"),
         ("GET", "/assets/iam/{name}"),
+        ("GET", "/privacy"),  # the privacy portal's sign-in (login link or e-mailed code)
+        ("POST", "/privacy/sign-in/email"),
+        ("POST", "/privacy/sign-in/code"),
+        ("GET", "/privacy/assets/portal.css"),
         # A gateway's webhook holds no bearer token: the route's HMAC signature authenticates it
         # before anything is tokenized (vault.proxy.inbound; tests/vault/test_proxy_forwarding.py).
         ("POST", "/proxy/in/{tenant}/{route}/{path:path}"),

@@ -1,0 +1,80 @@
+"""The portal's pages: jinja2 over its own templates and the IdP pages' base (branding, CSRF
+token and the pre-login cookie exactly as iam.pages.rendering.page does), and its page guard."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse
+
+from core import authz
+from core.authz import Principal
+from core.errors import LoginRequired
+from iam.pages.rendering import TEMPLATES as IAM_TEMPLATES
+from iam.pages.rendering import branding
+from iam.sessions import service as sessions
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+PORTAL_OBJECT = "privacy"
+SIGN_IN = "/privacy"
+HOME = "/privacy/requests"
+
+
+@functools.cache
+def _environment() -> Environment:
+    return Environment(
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), FileSystemLoader(IAM_TEMPLATES)]),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(
+    db: Session, request: Request, template: str, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    csrf = sessions.csrf_for(db, request)
+    body = _environment().get_template(template).render(brand=branding(), csrf=csrf, **context)
+    response = HTMLResponse(body, status_code=status)
+    pending = sessions.pending_cookie(request)
+    if pending is not None:
+        sessions.set_cookie(response, pending)
+    return response
+
+
+def safe_portal_next(value: str | None) -> str:
+    """A portal path to return to after signing in; anything else is the requests page."""
+    if (
+        value
+        and value.startswith("/privacy/")
+        and not any(ord(ch) < 0x20 or ch == "\\" for ch in value)
+    ):
+        return value
+    return HOME
+
+
+def portal_page(act: str) -> Any:
+    """core.authz.authorize_page for the portal (object ``privacy``), except that a browser
+    without a login or portal session is sent to the portal's own sign-in page (both ways to
+    sign in are there), not to the IdP's login form."""
+
+    async def guard(request: Request) -> Principal:
+        try:
+            return await authz.authorize_page_request(request, PORTAL_OBJECT, act)
+        except LoginRequired:
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            location = f"{SIGN_IN}?next={quote(here, safe='')}"
+            raise HTTPException(303, headers={"Location": location}) from None
+
+    guard.rampart_permission = (PORTAL_OBJECT, act)  # type: ignore[attr-defined]
+    guard.__name__ = f"authorize_page_{PORTAL_OBJECT}_{act}"
+    return Depends(guard)

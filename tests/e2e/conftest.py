@@ -1,0 +1,116 @@
+"""Browser end-to-end fixtures: axe-core from npm (``npm ci`` once, from the hash-locked
+package-lock.json, when node_modules is missing), the real server as a `rampart serve`
+subprocess on the test's database, and Debian Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+HERE = Path(__file__).resolve().parent
+RAMPART = str(Path(sys.executable).with_name("rampart"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    script = HERE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is required for the accessibility check (axe-core)")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=300)
+    return script
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(tmp_path: Path) -> Iterator[str]:
+    """`rampart serve` on a free port with this test's environment (database, data dir)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RAMPART_ISSUER": base, "RAMPART_LOG_LEVEL": "WARNING"}
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [RAMPART, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("server did not start: " + log_path.read_text())
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
+    """A Chromium context that accepts downloads. ``bypass_csp``: axe-core is injected as a
+    script element, which the pages' strict CSP (rightly) refuses; the CSP itself is checked by
+    the page tests (tests/compliance/gdpr/portal)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Debian chromium is required (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(accept_downloads=True, bypass_csp=True)
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext) -> Page:
+    return browser_context.new_page()
+
+
+def axe_violations(page: Page, script: Path) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the current page (WCAG 2.x A and AA)."""
+    page.add_script_tag(path=str(script))
+    result = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',"
+        " 'wcag21aa', 'best-practice']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"
+    )
+    assert isinstance(result, list)
+    return [v for v in result if v.get("impact") in ("serious", "critical")]
