@@ -8,13 +8,13 @@ time), else ``pass``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from compliance.checks import load_all
 from compliance.checks.base import REGISTRY
@@ -160,3 +160,93 @@ def _judge(
         status = "waived"
     last = max(times, default=None)
     return ControlPosture(framework.qualified(control), control.title, status, tuple(reasons), last)
+
+
+def posture_series(
+    session: Session, library: ControlLibrary, moments: Sequence[datetime], framework: str
+) -> dict[datetime, list[ControlPosture]]:
+    """:func:`posture` of ``framework`` at each of ``moments`` (a trend), from one evidence query
+    for all of them: the newest record of each check at each moment (one index seek each, as in
+    :func:`latest_evidence`), then waivers and manual uploads read once and judged per moment."""
+    pairs = list(library.controls(framework))
+    checks = {fw.qualified(c): checks_of(fw, c) for fw, c in pairs}
+    ids = sorted({cid for found in checks.values() for cid in found})
+    points = sorted(set(moments))
+    if not points:
+        return {}
+    history: dict[str, list[EvidenceRecord]] = {}
+    if ids:
+        newest = [
+            select(EvidenceRecord.id)
+            .where(EvidenceRecord.check_id == check_id, EvidenceRecord.finished_at <= moment)
+            .order_by(EvidenceRecord.finished_at.desc(), EvidenceRecord.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            for check_id in ids
+            for moment in points
+        ]
+        rows = session.scalars(
+            select(EvidenceRecord)
+            .options(
+                load_only(
+                    EvidenceRecord.check_id,
+                    EvidenceRecord.finished_at,
+                    EvidenceRecord.status,
+                    EvidenceRecord.detail,
+                    raiseload=True,
+                )
+            )
+            .where(EvidenceRecord.id.in_(newest))
+        )
+        for row in rows:
+            history.setdefault(row.check_id, []).append(row)
+    for found in history.values():
+        found.sort(key=lambda r: (r.finished_at, r.id))
+    last = points[-1]
+    all_waivers = list(session.scalars(select(Waiver).where(Waiver.created_at <= last)))
+    uploads = list(
+        session.scalars(
+            select(ManualEvidence)
+            .where(ManualEvidence.uploaded_at <= last)
+            .order_by(ManualEvidence.uploaded_at)
+        )
+    )
+    series: dict[datetime, list[ControlPosture]] = {}
+    for moment in points:
+        # The newest fetched record at or before the moment is the newest stored one: the
+        # query fetched exactly that record for this moment.
+        evidence = {
+            check_id: newest_record
+            for check_id, records in history.items()
+            if (newest_record := _newest_until(records, moment)) is not None
+        }
+        waivers = {
+            w.control_id: w
+            for w in sorted(all_waivers, key=lambda w: w.expires_at)
+            if w.created_at <= moment
+            and (w.revoked_at is None or w.revoked_at > moment)
+            and w.expires_at > moment
+        }
+        manual = {m.control_id: m for m in uploads if m.uploaded_at <= moment}
+        series[moment] = [
+            _judge(
+                fw,
+                control,
+                checks[fw.qualified(control)],
+                evidence,
+                waivers.get(fw.qualified(control)),
+                manual.get(fw.qualified(control)),
+                moment,
+            )
+            for fw, control in pairs
+        ]
+    return series
+
+
+def _newest_until(records: list[EvidenceRecord], moment: datetime) -> EvidenceRecord | None:
+    found = None
+    for record in records:
+        if record.finished_at > moment:
+            break
+        found = record
+    return found

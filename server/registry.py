@@ -27,6 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "scanners.models",
     "compliance.gdpr.models",
     "compliance.gdpr.consent_models",
+    "compliance.dashboard.models",
 )
 
 
@@ -59,6 +60,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.exports.endpoints",
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
+    "compliance.dashboard.endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
@@ -76,6 +78,7 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/logout", _IAM_PAGES_CSP),
     ("/account", _IAM_PAGES_CSP),
     ("/device", _IAM_PAGES_CSP),
+    ("/dashboard", _IAM_PAGES_CSP),  # compliance.dashboard.rendering.DASHBOARD_CSP
 )
 
 # The one table of body limits other than settings.max_body_bytes (server.body_limit enforces

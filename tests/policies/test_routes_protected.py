@@ -64,6 +64,7 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/account/webauthn/verify"),
         ("GET", "/assets/iam/brand.css"),
         ("GET", "/assets/iam/{name}"),
+        ("GET", "/dashboard/assets/{name}"),  # the dashboard's stylesheet, no data
         # A gateway's webhook holds no bearer token: the route's HMAC signature authenticates it
         # before anything is tokenized (vault.proxy.inbound; tests/vault/test_proxy_forwarding.py).
         ("POST", "/proxy/in/{tenant}/{route}/{path:path}"),
