@@ -61,6 +61,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "scanners.endpoints",
     "compliance.gdpr.consent_endpoints",
     "compliance.dashboard.endpoints",
+    "compliance.dashboard.engagement_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
