@@ -8,7 +8,7 @@ An auditor sees only an active engagement's frameworks and period (compliance.da
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated guards as objects.
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -33,6 +33,11 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=StrictJs
 PostureReader = Annotated[Principal, authorize_page("compliance", "read")]
 ControlLister = Annotated[Principal, authorize_page("compliance", "list")]
 EvidenceReader = Annotated[Principal, authorize_page("evidence", "read")]
+FindingLister = Annotated[Principal, authorize_page("findings", "list")]
+ReviewLister = Annotated[Principal, authorize_page("compliance/reviews", "list")]
+LedgerLister = Annotated[Principal, authorize_page("audit", "list")]
+LedgerVerifier = Annotated[Principal, authorize_page("audit", "verify")]
+PolicyReader = Annotated[Principal, authorize_page("policies", "read")]
 AsOf = Annotated[
     date | None,
     Query(description="Show the state as it stood at the end of this day (UTC), YYYY-MM-DD."),
@@ -211,6 +216,188 @@ def evidence_page(
         "evidence.html",
         title="Evidence record",
         item=found,
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/findings",
+    response_class=HTMLResponse,
+    operation_id="dashboard_findings",
+    summary="Scan findings with their SLA clocks",
+)
+def findings_page(
+    request: Request,
+    session: DbSession,
+    caller: FindingLister,
+    as_of: AsOf = None,
+    include_closed: Annotated[bool, Query(description="Also fixed, accepted, dismissed")] = False,
+) -> Response:
+    """Findings known by a day, worst first: due by severity, days left, overdue flagged."""
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    rows = views.findings(session, day, since=scope.first_day, active_only=not include_closed)
+    return render(
+        session,
+        request,
+        "findings.html",
+        title="Findings",
+        rows=rows,
+        include_closed=include_closed,
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/requests",
+    response_class=HTMLResponse,
+    operation_id="dashboard_requests",
+    summary="GDPR request queue with deadlines",
+)
+def requests_page(
+    request: Request, session: DbSession, caller: EvidenceReader, as_of: AsOf = None
+) -> Response:
+    """Data-subject requests as of a day: state, due date (extended), days left, overdue. No
+    subject or address: the same rows an evidence export carries."""
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    rows = views.requests(session, day, since=scope.first_day)
+    return render(
+        session,
+        request,
+        "requests.html",
+        title="GDPR requests",
+        rows=rows,
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/reviews",
+    response_class=HTMLResponse,
+    operation_id="dashboard_reviews",
+    summary="Access reviews",
+)
+def reviews_page(
+    request: Request, session: DbSession, caller: ReviewLister, as_of: AsOf = None
+) -> Response:
+    """Access reviews opened by a day, signed off or open then, each sign-off's evidence."""
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    return render(
+        session,
+        request,
+        "reviews.html",
+        title="Access reviews",
+        rows=views.reviews(session, day, since=scope.first_day),
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/ledger",
+    response_class=HTMLResponse,
+    operation_id="dashboard_ledger",
+    summary="Audit-ledger viewer with search",
+)
+def ledger_page(
+    request: Request,
+    session: DbSession,
+    caller: LedgerLister,
+    as_of: AsOf = None,
+    event_type: Annotated[str | None, Query(max_length=100, description="Prefix")] = None,
+    actor: Annotated[str | None, Query(max_length=255)] = None,
+    resource: Annotated[str | None, Query(max_length=500, description="Prefix")] = None,
+    since: Annotated[date | None, Query(description="From this day (UTC)")] = None,
+    before: Annotated[int | None, Query(ge=1, description="Entries before this seq")] = None,
+) -> Response:
+    """Ledger entries up to a day, newest first, 50 a page, searched by event type, actor,
+    resource and time; the chain's verification is one link away."""
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    # An auditor's period bounds the search from below too.
+    first = max(d for d in (since, scope.first_day) if d) if since or scope.first_day else None
+    lower = datetime.combine(first, time.min, tzinfo=UTC) if first else None
+    found = views.ledger(
+        session,
+        day,
+        event_type=event_type or None,
+        actor=actor or None,
+        resource=resource or None,
+        since=lower,
+        before=before,
+    )
+    filters = {
+        "event_type": event_type,
+        "actor": actor,
+        "resource": resource,
+        "since": since.isoformat() if since else None,
+    }
+    return render(
+        session,
+        request,
+        "ledger.html",
+        title="Audit ledger",
+        page=found,
+        filters=filters,
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/ledger/verification",
+    response_class=HTMLResponse,
+    operation_id="dashboard_ledger_verification",
+    summary="Live verification of the ledger chain and its signed checkpoints",
+)
+def ledger_verification_page(
+    request: Request, session: DbSession, caller: LedgerVerifier, as_of: AsOf = None
+) -> Response:
+    """Walks the whole chain now (core.audit.verification.verify): every hash link, every
+    signed checkpoint, the chain head; the first problem found is shown."""
+    from core.audit.verification import verify
+
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    result = verify(session, [get_key_provider().public_signing_key()])
+    return render(
+        session,
+        request,
+        "verification.html",
+        title="Ledger verification",
+        result=result,
+        checked_at=utcnow(),
+        **_common(request, scope, day, as_of),
+    )
+
+
+@router.get(
+    "/changes",
+    response_class=HTMLResponse,
+    operation_id="dashboard_changes",
+    summary="Key and policy change history",
+)
+def changes_page(
+    request: Request,
+    session: DbSession,
+    caller: PolicyReader,
+    as_of: AsOf = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Policy versions by a day and the ledger's key and policy events (KMS key rotations,
+    data keys, token-signing keys, policy changes), newest first."""
+    scope = scope_for(session, caller, utcnow())
+    day = scope.clamp(as_of)
+    events = views.ledger(
+        session, day, prefixes=views.CHANGE_EVENTS, since=scope.since, before=before
+    )
+    return render(
+        session,
+        request,
+        "changes.html",
+        title="Key and policy changes",
+        versions=views.policy_versions(session, day),
+        page=events,
         **_common(request, scope, day, as_of),
     )
 

@@ -259,3 +259,164 @@ def evidence(
     text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
     problems = verify_record(session, record, trusted_public_keys, artefacts)
     return EvidenceView(record, document, text, artefacts, problems)
+
+
+# -- findings, GDPR requests, ledger, key and policy changes ----------------------------------
+
+FINDINGS_WINDOW = timedelta(days=90)
+"""Findings and requests closed within this long before the as-of day are listed too."""
+
+
+def _period(as_of: date, since: date | None) -> Any:
+    from compliance.exports.contents import Period
+
+    moment = end_of_day(as_of)
+    start = datetime.combine(since, time.min, tzinfo=UTC) if since else moment - FINDINGS_WINDOW
+    return Period(start=start, end=moment + timedelta(microseconds=1), as_of=moment)
+
+
+def _days_left(due: str | None, moment: datetime) -> int | None:
+    if not due:
+        return None
+    # Whole days, calendar dates (UTC): due on the as-of day is 0, the day before -1.
+    return (datetime.fromisoformat(due.replace("Z", "+00:00")).date() - moment.date()).days
+
+
+def findings(
+    session: Session, as_of: date, *, since: date | None = None, active_only: bool = True
+) -> list[dict[str, Any]]:
+    """Findings known by the end of ``as_of`` (as the export lists them: the state then where
+    the finding records it, fixed later shows open), with their SLA clock; worst first."""
+    from compliance.exports.contents import FINDING_HEADER, finding_rows
+    from scanners.findings import ACTIVE
+    from scanners.rules import risk_rank
+
+    period = _period(as_of, since)
+    rows = []
+    for values in finding_rows(session, period):
+        row = dict(zip(FINDING_HEADER, values, strict=True))
+        active = row["status"] in ACTIVE
+        if active_only and not active:
+            continue
+        row["days_left"] = _days_left(row["sla_due_at"], period.as_of) if active else None
+        row["overdue"] = active and row["days_left"] is not None and row["days_left"] < 0
+        rows.append(row)
+    rows.sort(key=lambda r: (-risk_rank(r["risk"]), r["sla_due_at"] or "", r["id"]))
+    return rows
+
+
+def requests(session: Session, as_of: date, *, since: date | None = None) -> list[dict[str, Any]]:
+    """GDPR requests open at some point of the window, each as of the end of ``as_of``: state,
+    due (extended when the notice was sent by then), days left, overdue. No subject."""
+    from compliance.exports.contents import DSAR_HEADER, dsar_rows
+    from compliance.gdpr.states import OPEN_STATES
+
+    period = _period(as_of, since)
+    rows = []
+    for values in dsar_rows(session, period):
+        row = dict(zip(DSAR_HEADER, values, strict=True))
+        open_now = row["state"] in OPEN_STATES
+        due = row["extended_due_at"] or row["due_at"]
+        row["days_left"] = _days_left(due, period.as_of) if open_now else None
+        row["open"] = open_now
+        rows.append(row)
+    rows.sort(key=lambda r: (not r["open"], r["days_left"] if r["days_left"] is not None else 0))
+    return rows
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    entries: list[Any]
+    next_before: int | None
+    """The ``before`` of the next (older) page, None on the last."""
+
+
+LEDGER_PAGE = 50
+
+
+def ledger(
+    session: Session,
+    as_of: date,
+    *,
+    event_type: str | None = None,
+    actor: str | None = None,
+    resource: str | None = None,
+    since: datetime | None = None,
+    before: int | None = None,
+    prefixes: Sequence[str] = (),
+    limit: int = LEDGER_PAGE,
+) -> LedgerPage:
+    """Ledger entries up to the end of ``as_of``, newest first, ``limit`` a page (keyset on
+    seq); event type and resource match a prefix, the actor exactly."""
+    from sqlalchemy import or_
+
+    from core.audit.models import AuditEntry
+
+    query = select(AuditEntry).where(AuditEntry.occurred_at <= end_of_day(as_of))
+    if since is not None:
+        query = query.where(AuditEntry.occurred_at >= since)
+    if event_type:
+        query = query.where(AuditEntry.event_type.startswith(event_type, autoescape=True))
+    if prefixes:
+        query = query.where(
+            or_(*(AuditEntry.event_type.startswith(p, autoescape=True) for p in prefixes))
+        )
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if resource:
+        query = query.where(AuditEntry.resource.startswith(resource, autoescape=True))
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    rows = list(session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return LedgerPage(rows, rows[-1].seq if more and rows else None)
+
+
+def policy_versions(session: Session, as_of: date) -> list[Any]:
+    from policies.models import PolicyVersion
+
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.created_at <= end_of_day(as_of))
+        .order_by(PolicyVersion.version.desc())
+    )
+    return list(session.scalars(query))
+
+
+CHANGE_EVENTS = ("policy.", "kms.kek.", "kms.data_key", "iam.signing_key.")
+
+
+def reviews(session: Session, as_of: date, *, since: date | None = None) -> list[dict[str, Any]]:
+    """Access reviews opened by the end of ``as_of``, signed off or still open then; a signed-off
+    review links to the evidence record its sign-off signed."""
+    from compliance.reviews import list_reviews, undecided_counts
+
+    moment = end_of_day(as_of)
+    start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    rows = [
+        r
+        for r in list_reviews(session)
+        if r.opened_at <= moment
+        and (start is None or r.signed_off_at is None or r.signed_off_at >= start)
+    ]
+    undecided = undecided_counts(session, [r.id for r in rows])
+    found = []
+    for review in rows:
+        signed = review.signed_off_at is not None and review.signed_off_at <= moment
+        found.append(
+            {
+                "id": str(review.id),
+                "control": review.control_id,
+                "scope": " ".join(x for x in (review.scope_object, review.scope_action) if x)
+                or "all",
+                "reviewer": review.reviewer,
+                "policy_version": review.policy_version,
+                "opened_at": review.opened_at,
+                "signed_off_at": review.signed_off_at if signed else None,
+                "signed_off_by": review.signed_off_by if signed else None,
+                "evidence_id": review.evidence_id if signed else None,
+                "undecided_now": undecided.get(review.id, 0),
+            }
+        )
+    return found

@@ -71,3 +71,51 @@ def seed(session: Session, signer: Signer) -> None:
         )
     )
     session.flush()
+
+
+def seed_operations(session: Session) -> None:
+    """Findings and GDPR requests around 2026-06-30: a high finding past its SLA (due 06-15),
+    a medium one with 30 days left, one fixed on 06-10; a request overdue since 06-01 and one
+    extended (notice sent 06-20) to 08-01."""
+    from compliance.gdpr.models import DsarRequest
+    from scanners.models import Finding, ScanTarget
+
+    target = ScanTarget(name="shop", url="https://shop.example", created_by="tests")
+    session.add(target)
+    session.flush()
+
+    def finding(rule: str, risk: str, seen: datetime, due: datetime, **extra: object) -> Finding:
+        extra.setdefault("status", "open")
+        return Finding(
+            target_id=target.id, fingerprint=rule.ljust(64, "0")[:64], engine="builtin",
+            rule=rule, title=f"Finding {rule}", risk=risk, confidence="high",
+            url_template="https://shop.example/", url="https://shop.example/",
+            first_seen_at=seen, last_seen_at=seen, sla_due_at=due, **extra,
+        )  # fmt: skip
+
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    session.add_all(
+        [
+            finding("hsts", "high", june, datetime(2026, 6, 15, tzinfo=UTC)),
+            finding("cookie", "medium", june, datetime(2026, 7, 30, 12, tzinfo=UTC)),
+            finding("banner", "low", june, datetime(2026, 8, 30, tzinfo=UTC),
+                    **{"status": "fixed", "fixed_at": datetime(2026, 6, 10, tzinfo=UTC)}),
+        ]
+    )  # fmt: skip
+
+    def dsar(received: datetime, due: datetime, **extra: object) -> DsarRequest:
+        return DsarRequest(
+            type="access", subject="customer-1", email=None, channel="portal", state="received",
+            purposes="[]", received_at=received, due_at=due, paused_days=0, **extra,
+        )  # fmt: skip
+
+    session.add_all(
+        [
+            dsar(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)),
+            dsar(datetime(2026, 5, 20, tzinfo=UTC), datetime(2026, 6, 20, tzinfo=UTC),
+                 extended_due_at=datetime(2026, 8, 1, tzinfo=UTC),
+                 extension_notified_at=datetime(2026, 6, 19, tzinfo=UTC),
+                 extension_reason="complex"),
+        ]
+    )  # fmt: skip
+    session.flush()
