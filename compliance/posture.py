@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, column, or_, select, true, values
 from sqlalchemy.orm import Session, load_only
 
 from compliance.checks import load_all
 from compliance.checks.base import REGISTRY
 from compliance.controls import Control, ControlLibrary, Framework
 from compliance.models import EvidenceRecord, ManualEvidence, Waiver
+from core.database import UTCDateTime
 
 ControlStatus = Literal["pass", "failing", "error", "manual-due", "waived"]
 STATUSES: tuple[ControlStatus, ...] = ("pass", "failing", "error", "manual-due", "waived")
@@ -169,23 +170,14 @@ def posture_series(
     for all of them: the newest record of each check at each moment (one index seek each, as in
     :func:`latest_evidence`), then waivers and manual uploads read once and judged per moment."""
     pairs = list(library.controls(framework))
-    checks = {fw.qualified(c): checks_of(fw, c) for fw, c in pairs}
+    checks = _checks_of_all(pairs)
     ids = sorted({cid for found in checks.values() for cid in found})
     points = sorted(set(moments))
     if not points:
         return {}
     history: dict[str, list[EvidenceRecord]] = {}
     if ids:
-        newest = [
-            select(EvidenceRecord.id)
-            .where(EvidenceRecord.check_id == check_id, EvidenceRecord.finished_at <= moment)
-            .order_by(EvidenceRecord.finished_at.desc(), EvidenceRecord.id.desc())
-            .limit(1)
-            .scalar_subquery()
-            for check_id in ids
-            for moment in points
-        ]
-        rows = session.scalars(
+        for row in session.scalars(
             select(EvidenceRecord)
             .options(
                 load_only(
@@ -196,9 +188,8 @@ def posture_series(
                     raiseload=True,
                 )
             )
-            .where(EvidenceRecord.id.in_(newest))
-        )
-        for row in rows:
+            .where(EvidenceRecord.id.in_(_newest_at_each(ids, points)))
+        ):
             history.setdefault(row.check_id, []).append(row)
     for found in history.values():
         found.sort(key=lambda r: (r.finished_at, r.id))
@@ -241,6 +232,50 @@ def posture_series(
             for fw, control in pairs
         ]
     return series
+
+
+def _checks_of_all(pairs: Sequence[tuple[Framework, Control]]) -> dict[str, list[str]]:
+    """:func:`checks_of` of every control, from one pass over the registry (not one each)."""
+    load_all()
+    registered: dict[str, list[str]] = {}
+    for check in REGISTRY.values():
+        for qualified in check.controls:
+            registered.setdefault(qualified, []).append(check.id)
+    found = {}
+    for fw, control in pairs:
+        named = list(control.checks)
+        extra = registered.get(fw.qualified(control), [])
+        found[fw.qualified(control)] = named + sorted(c for c in extra if c not in named)
+    return found
+
+
+def _newest_at_each(check_ids: Sequence[str], moments: Sequence[datetime]) -> Any:
+    """The ids of the newest record of each check at each moment: the checks and the moments
+    as two small VALUES lists, crossed, each pair one index seek (a correlated LIMIT 1 read
+    backwards on ``ix_compliance_evidence_check_id``). One statement of a few hundred bound
+    values: building thousands of subqueries took longer to compile than to run."""
+    checks = (
+        values(column("check_id", String()), name="trend_checks")
+        .data([(check_id,) for check_id in check_ids])
+        .cte("trend_checks")
+    )
+    points = (
+        values(column("moment", UTCDateTime()), name="trend_moments")
+        .data([(moment,) for moment in moments])
+        .cte("trend_moments")
+    )
+    newest = (
+        select(EvidenceRecord.id)
+        .where(
+            EvidenceRecord.check_id == checks.c.check_id,
+            EvidenceRecord.finished_at <= points.c.moment,
+        )
+        .order_by(EvidenceRecord.finished_at.desc(), EvidenceRecord.id.desc())
+        .limit(1)
+        .correlate(checks, points)
+        .scalar_subquery()
+    )
+    return select(newest).select_from(checks.join(points, true()))
 
 
 def _newest_until(records: list[EvidenceRecord], moment: datetime) -> EvidenceRecord | None:
