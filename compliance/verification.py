@@ -61,6 +61,21 @@ def verify_evidence(session: Session, trusted_public_keys: Iterable[bytes]) -> E
     return report
 
 
+def verify_record(
+    session: Session,
+    record: EvidenceRecord,
+    trusted_public_keys: Iterable[bytes],
+    artefacts: list[EvidenceArtefact],
+) -> list[str]:
+    """:func:`verify_evidence` of one record (its digest, signature, artefacts and ledger
+    entry): the problems found, none when it holds (the dashboard's evidence page)."""
+    keys = {
+        key_fingerprint(raw): Ed25519PublicKey.from_public_bytes(raw) for raw in trusted_public_keys
+    }
+    entry = _entries(session, [record.audit_seq]).get(record.audit_seq)
+    return _problems(record, keys, entry, artefacts)
+
+
 def _record_batches(session: Session) -> Iterator[list[EvidenceRecord]]:
     last_id: UUID | None = None
     while True:

@@ -29,6 +29,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "compliance.gdpr.consent_models",
     "compliance.gdpr.connector_models",
     "compliance.gdpr.portal.models",
+    "compliance.dashboard.models",
 )
 
 
@@ -65,6 +66,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.gdpr.endpoints",
     "compliance.gdpr.connector_endpoints",
     "compliance.gdpr.portal.endpoints",  # /privacy pages (sign-in by login or e-mailed code)
+    "compliance.dashboard.endpoints",
+    "compliance.dashboard.engagement_endpoints",
 )
 
 # Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
@@ -83,6 +86,7 @@ PAGE_CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/account", _IAM_PAGES_CSP),
     ("/device", _IAM_PAGES_CSP),
     ("/privacy", _IAM_PAGES_CSP),  # compliance.gdpr.portal.endpoints.CSP_BY_PREFIX
+    ("/dashboard", _IAM_PAGES_CSP),  # compliance.dashboard.rendering.DASHBOARD_CSP
 )
 
 # The one table of body limits other than settings.max_body_bytes (server.body_limit enforces

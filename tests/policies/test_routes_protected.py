@@ -68,6 +68,7 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/privacy/sign-in/email"),
         ("POST", "/privacy/sign-in/code"),
         ("GET", "/privacy/assets/portal.css"),
+        ("GET", "/dashboard/assets/{name}"),  # the dashboard's stylesheet, no data
         # A gateway's webhook holds no bearer token: the route's HMAC signature authenticates it
         # before anything is tokenized (vault.proxy.inbound; tests/vault/test_proxy_forwarding.py).
         ("POST", "/proxy/in/{tenant}/{route}/{path:path}"),

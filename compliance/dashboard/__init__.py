@@ -1,0 +1,1 @@
+"""Evidence dashboard: server-rendered pages over the evidence, as of any day."""
