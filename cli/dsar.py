@@ -13,12 +13,14 @@ from urllib.parse import urlencode
 
 import typer
 
+from cli.dsar_connectors import app as connectors_app
 from cli.output import JsonOption, cli_errors, fail, print_json, print_table
 
 app = typer.Typer(
     help="GDPR data-subject requests: file, list, show, decide, process, export, certificate.",
     no_args_is_help=True,
 )
+app.add_typer(connectors_app, name="connector")
 
 TYPES = ("access", "rectification", "erasure", "restriction", "portability", "objection")
 IdArgument = typer.Argument(..., help="The request id.")

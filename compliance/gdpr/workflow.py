@@ -27,7 +27,8 @@ from compliance.gdpr.connectors.base import (
 )
 from compliance.gdpr.models import DsarOutcome
 from compliance.gdpr.package import SystemPart, build_package, info_from_json, info_to_json
-from compliance.gdpr.service import get_request, store_package, transition
+from compliance.gdpr.service import get_request, requests_of_subject, store_package, transition
+from compliance.gdpr.states import OPEN_STATES
 from core.clock import utcnow
 from core.database import unit_of_work
 from core.kms.provider import get_key_provider
@@ -188,4 +189,14 @@ def _complete_when_all_answered(session: Session, request_id: UUID, actor: str) 
                 body="Log into the privacy portal to see the result and certificate.\n",
             )
         )
+    if request.type == "erasure":
+        _forget_address(session, request.subject)
     return request.state
+
+
+def _forget_address(session: Session, subject: str) -> None:
+    """After an erasure's notice went out, the subject's address leaves every closed request:
+    the requests themselves stay (with the subject id) as the proof Art. 5(2) asks for."""
+    for closed in requests_of_subject(session, subject):
+        if closed.state not in OPEN_STATES:
+            closed.email = None

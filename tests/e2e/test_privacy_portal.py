@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from compliance.gdpr import consent, decisions, service, workflow
+from compliance.gdpr import connector_service, consent, decisions, service, workflow
 from compliance.gdpr.connectors.base import REQUEST_TYPES
+from compliance.gdpr.models import DsarOutcome
 from core.database import unit_of_work
+from core.settings import get_settings
 from tests.compliance.gdpr.connectors.conftest import (
     ADDRESS,
     EMAIL,
@@ -36,6 +39,8 @@ from tests.compliance.gdpr.connectors.conftest import (
 from tests.compliance.gdpr.connectors.test_erasure_bytes import _database_bytes
 from tests.compliance.gdpr.portal.support import latest_code
 from tests.e2e.conftest import axe_violations, serve
+from tests.examples.test_dsar_connector import SECRET as CRM_SECRET
+from tests.examples.test_dsar_connector import start_crm
 from tests.fixtures.openssl import openssl_verify
 
 __all__ = ["customer", "sessions"]  # fixtures used by name
@@ -53,15 +58,29 @@ OFFICER = "user:officer-e2e"
 
 
 @pytest.fixture
-def shop_connector(customer: Customer) -> Iterator[None]:
-    # FIXTURE POINT (examples/dsar_connector): start the example shop's webhook connector here
-    # and register it with Rampart for this test's database, so fulfilment runs across the
-    # built-in connectors AND the webhook; yield once it answers. Not wired in yet.
-    yield None
+def shop_connector(
+    customer: Customer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The example shop CRM (examples/dsar_connector) as a real process holding the customer's
+    records, registered as a webhook connector: fulfilment reaches it with signed calls."""
+    monkeypatch.setenv("RAMPART_GDPR_ALLOW_PRIVATE_NETWORKS", "true")  # it listens on loopback
+    get_settings.cache_clear()
+    with start_crm(subjects=[customer.subject]) as base:
+        with unit_of_work(sessions) as db:
+            connector_service.create_webhook(
+                db,
+                name="crm",
+                url=base + "/rampart/dsar",
+                types=list(REQUEST_TYPES),
+                secret=CRM_SECRET,
+                actor="user:officer-e2e",
+            )
+        yield base
+    get_settings.cache_clear()
 
 
 @pytest.fixture
-def server(customer: Customer, shop_connector: None, tmp_path: Path) -> Iterator[str]:
+def server(customer: Customer, shop_connector: str, tmp_path: Path) -> Iterator[str]:
     with unit_of_work() as db:
         consent.seed_default_purposes(db, actor="test")
     yield from serve(tmp_path)
@@ -142,6 +161,7 @@ def test_privacy_portal_end_to_end(
     sessions: sessionmaker[Session],
     engine: Engine,
     tmp_path: Path,
+    shop_connector: str,
 ) -> None:
     axe = Checked(page, axe_script)
     _sign_in(page, server, axe)
@@ -151,6 +171,11 @@ def test_privacy_portal_end_to_end(
     states: dict[str, str] = {t: _fulfil(sessions, ids[t]) for t in REQUEST_TYPES if t != "erasure"}
     states["erasure"] = _fulfil(sessions, ids["erasure"])
     assert states == dict.fromkeys(REQUEST_TYPES, "completed"), states
+    with unit_of_work(sessions) as db:  # every request reached the shop's CRM, which answered
+        for type_ in REQUEST_TYPES:
+            crm = db.get(DsarOutcome, (ids[type_], "crm"))
+            assert crm is not None and crm.status == "done", (type_, crm and crm.detail)
+    assert httpx.get(shop_connector + "/stats").json()["customers"] == 0  # erased there too
 
     # The access package, through the single-use link behind the portal session.
     page.goto(f"{server}/privacy/requests/{ids['access']}")
@@ -161,10 +186,11 @@ def test_privacy_portal_end_to_end(
     package = tmp_path / "package.zip"
     download_info.value.save_as(package)
     with zipfile.ZipFile(package) as archive:
-        names = archive.namelist()
-        assert names and all(n.endswith(".json") for n in names)
-        accounts = json.loads(archive.read(names[0]))
-    assert accounts is not None
+        names = set(archive.namelist())
+        assert {"information.json", "manifest.json", "summary.html"} <= names
+        crm_files = {n for n in names if n.startswith("crm/")}
+        assert crm_files and any(n.endswith(".csv") for n in crm_files), names
+        assert any(n.startswith("rampart.vault/") for n in names), names
     with unit_of_work(sessions) as db:
         sha = service.get_request(db, ids["access"]).package_sha256
     assert hashlib.sha256(package.read_bytes()).hexdigest() == sha
@@ -194,7 +220,7 @@ def test_privacy_portal_end_to_end(
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(server + "/privacy")
     after = _database_bytes(engine)
-    for plaintext in (NAME, "Ada King", ADDRESS, PAN, "Lovelace"):
+    for plaintext in (NAME, "Ada King", ADDRESS, PAN, "Lovelace", EMAIL):
         for encoding in ("utf-8", "utf-16-le"):
             assert plaintext.encode(encoding) not in after, f"{plaintext[:3]}... remains"
 

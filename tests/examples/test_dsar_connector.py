@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,12 +25,19 @@ SECRET = "example-crm-secret-for-the-test-0001"
 
 @pytest.fixture
 def crm_url() -> Iterator[str]:
+    with start_crm(subjects=["cust-1", "cust-2"]) as base:
+        yield base
+
+
+@contextmanager
+def start_crm(*, subjects: list[str]) -> Iterator[str]:
+    """``python -m examples.dsar_connector`` on a free port, seeded with ``subjects``."""
     port = free_port()
     env = {
         **os.environ,
         "DSAR_CONNECTOR_SECRET": SECRET,
         "DSAR_CONNECTOR_PORT": str(port),
-        "DSAR_CRM_SUBJECTS": "cust-1,cust-2",
+        "DSAR_CRM_SUBJECTS": ",".join(subjects),
     }
     process = subprocess.Popen([sys.executable, "-m", "examples.dsar_connector"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"

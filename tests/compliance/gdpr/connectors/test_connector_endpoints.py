@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-import tests.sdk.conftest  # noqa: F401  (the SDK on sys.path for the example service)
 from compliance.gdpr import decisions, service, workflow
 from compliance.gdpr.connectors.base import SubjectRef
 from core.audit.models import AuditEntry

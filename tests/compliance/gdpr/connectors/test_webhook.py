@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import tests.sdk.conftest  # noqa: F401  (the SDK on sys.path for the example service)
 from compliance.gdpr import connector_service
 from compliance.gdpr.connector_models import DsarConnectorConfig
 from compliance.gdpr.connectors import registry
