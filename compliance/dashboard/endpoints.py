@@ -405,7 +405,12 @@ def changes_page(
 _ASSETS = {"dashboard.css": "text/css"}
 
 
-@router.get("/assets/{name}", include_in_schema=False)
+@router.get(
+    "/assets/{name}",
+    response_class=FileResponse,
+    summary="Dashboard: stylesheet",
+    responses={200: {"content": {"text/css": {"schema": {"type": "string"}}}}},
+)
 def asset(name: str) -> Response:
     media_type = _ASSETS.get(name)
     if media_type is None:

@@ -43,10 +43,16 @@ from core.errors import NotFound
 from core.http import DbSession
 from core.strict_json import StrictJsonRoute
 from iam.accounts.service import get_user
-from iam.pages.rendering import PAGES_CSP, redirect
+from iam.pages.rendering import PAGE_ROUTES, PAGES_CSP, redirect
 from iam.sessions import service as sessions
 
-router = APIRouter(prefix="/privacy", tags=["privacy portal"], route_class=StrictJsonRoute)
+# Refusals are the page again (HTML) or problem+json, and successes may be a 303 (OpenAPI).
+router = APIRouter(
+    prefix="/privacy",
+    tags=["privacy portal"],
+    route_class=StrictJsonRoute,
+    responses=PAGE_ROUTES["responses"],
+)
 
 CSP_BY_PREFIX: tuple[tuple[str, str], ...] = (("/privacy", PAGES_CSP),)
 
