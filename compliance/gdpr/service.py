@@ -153,7 +153,7 @@ def requests_of_subject(session: Session, subject: str) -> Sequence[DsarRequest]
 
 def request_of_subject(session: Session, request_id: UUID, subject: str) -> DsarRequest:
     request = session.get(DsarRequest, request_id)
-    if request is None or not hmac.compare_digest(request.subject, subject):
+    if request is None or not hmac.compare_digest(request.subject.encode(), subject.encode()):
         raise RequestNotFound()
     return request
 

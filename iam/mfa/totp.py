@@ -96,7 +96,9 @@ def _matching_step(secret: str, code: str, after_step: int) -> int | None:
     otp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     now_step = int(time.time()) // STEP_SECONDS
     for step in range(now_step - WINDOW, now_step + WINDOW + 1):
-        if step > after_step and hmac.compare_digest(otp.generate_otp(step), code):
+        if step > after_step and hmac.compare_digest(
+            otp.generate_otp(step).encode(), code.encode()
+        ):
             return step
     return None
 

@@ -80,7 +80,7 @@ def _login_too_old(login: LoginState, max_age: str | None) -> bool:
 
 # RFC 6749 §4.1.1 / Appendix A.3: response_type is ASCII (VSCHAR words); authlib echoes it in an
 # error description, which it refuses to build with anything else (a ValueError, not an error).
-_RESPONSE_TYPE = re.compile(r"[\x20-\x7e]*")
+_RESPONSE_TYPE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
 
 def authorize(db: Session, snapshot: RequestSnapshot, http_request: Request) -> Response:

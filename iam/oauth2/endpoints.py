@@ -63,6 +63,9 @@ async def _snapshot(request: Request, *, form_required: bool) -> RequestSnapshot
         query = parse_qsl(request.url.query, keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedRequest("the query string is not valid") from exc
+    if any("\x00" in value for _, value in (*form, *query)):
+        # No OAuth parameter holds a NUL, and PostgreSQL text cannot: refused before any lookup.
+        raise MalformedRequest("a parameter contains a NUL character")
     issuer = get_settings().issuer
     url = issuer + request.url.path + (("?" + request.url.query) if request.url.query else "")
     return RequestSnapshot(

@@ -41,4 +41,4 @@ def csrf_matches(db: Session, token: str | None, submitted: str | None) -> bool:
     if not is_well_formed(token) or not submitted:
         return False
     assert token is not None  # noqa: S101 - narrowed by is_well_formed
-    return hmac.compare_digest(csrf_token(db, token), submitted)
+    return hmac.compare_digest(csrf_token(db, token).encode(), submitted.encode())

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from core.kms.keyfile import create_local_key_file
 from core.settings import Settings, get_settings
 from scanners.engines import get_engine, wapiti
 from scanners.engines.base import Limits, Observation, Progress, ScanRequest, Scope
@@ -93,6 +94,8 @@ def test_the_hardened_shop_has_nothing_of_medium_risk_or_above(hardened_shop: st
 def test_dogfood_rampart_itself_has_nothing_of_medium_risk_or_above(settings: Settings) -> None:
     from server.app import create_app
 
+    # Keys in place as `rampart init` leaves them: the pages (CSRF, portal codes) need the KMS.
+    create_local_key_file(settings.resolved_local_key_file)
     limits = Limits(max_pages=300, max_depth=3, max_seconds=45, request_timeout=5,
                     max_response_bytes=1 << 20)  # fmt: skip
     with serve_app(create_app(settings)) as url:

@@ -134,8 +134,6 @@ def test_a_killed_run_resumes_and_fulfils_each_connector_once(
     assert [s["connector"] for s in document["systems"]] == ["crm", "marketing", "oms"]
     assert document["rows_affected"] == 3
     with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
-        assert sorted(archive.namelist()) == [
-            "crm/orders.json",
-            "marketing/orders.json",
-            "oms/orders.json",
-        ]
+        datasets = sorted(n for n in archive.namelist() if n.endswith("/orders.json"))
+    # Every connector's answer is in it, the killed run's included.
+    assert datasets == ["crm/orders.json", "marketing/orders.json", "oms/orders.json"]

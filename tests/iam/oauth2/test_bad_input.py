@@ -102,6 +102,13 @@ def test_authorization_endpoint_errors(http: TestClient, app: RegisteredApp) -> 
     )
     assert control_chars.status_code == 400
     assert "ASCII" in control_chars.text
+    # Found by wapiti: a NUL reached the client lookup, which PostgreSQL refuses (was a 500).
+    nul = http.get("/oauth2/authorize", params={"response_type": "code", "client_id": "a\x00"})
+    assert nul.status_code == 400
+    token = http.post(
+        "/oauth2/token", data={"grant_type": "client_credentials", "client_id": "\x00"}
+    )
+    assert token.status_code == 400 and token.json()["error"] == "invalid_request"
 
 
 def test_userinfo_errors(http: TestClient) -> None:

@@ -113,3 +113,14 @@ def test_logout_needs_csrf_and_ends_the_session(client: TestClient, db: Session)
     assert client.get("/account", follow_redirects=False).status_code == 303
     db.expire_all()
     assert db.scalars(select(LoginSession)).one().ended_at is not None
+
+
+def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(client: TestClient) -> None:
+    """Found by wapiti: hmac.compare_digest raises on non-ASCII text (was a 500)."""
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={"email": "a@example.com", "password": "x", "csrf_token": "caf\u00e9"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
