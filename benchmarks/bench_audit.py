@@ -13,11 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, insert, text
+from sqlalchemy import Column, MetaData, String, Table, Text, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.harness import Figure, rate
+from benchmarks.servers import scratch_postgres
 from core import migrations
 from core.audit.canonical import GENESIS_HASH, canonical_details, entry_hash, format_occurred_at
 from core.audit.models import AuditChainHead, AuditEntry
@@ -221,16 +222,10 @@ def _sqlite_database() -> Iterator[Engine]:
 
 @contextmanager
 def _postgres_database() -> Iterator[Engine]:
-    name = f"rampart_bench_audit_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = build_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    try:
-        migrations.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("rampart_bench_audit", PG_ADMIN_URL) as url:
+        engine = build_engine(url)
+        try:
+            migrations.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()

@@ -11,16 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from benchmarks.bench_audit import PG_ADMIN_URL
 from benchmarks.harness import Figure
-from benchmarks.servers import ROOT, free_port, wait_http
+from benchmarks.servers import ROOT, free_port, scratch_postgres, wait_http
 
 SECONDS_TARGET = 5.0
 SECRET = "bench-dsar-webhook-secret-0123456789"  # noqa: S105  (the bench CRM's own)
@@ -54,18 +51,8 @@ def _sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{Path(directory) / 'dsar.db'}"
 
 
-@contextmanager
-def _postgres_url() -> Iterator[str]:
-    name = f"rampart_bench_dsar_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres_url() -> AbstractContextManager[str]:
+    return scratch_postgres("rampart_bench_dsar", PG_ADMIN_URL)
 
 
 @contextmanager

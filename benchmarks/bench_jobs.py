@@ -20,10 +20,11 @@ from pathlib import Path
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.harness import Figure, percentile, rate
+from benchmarks.servers import scratch_postgres
 from core import migrations
 from core.database import build_engine, unit_of_work
 from core.jobs import JobResult, JobsConfig, JobsRuntime, Retry, enqueue, job, notify, schedule
@@ -61,20 +62,11 @@ def _sqlite() -> Iterator[str]:
 
 @contextmanager
 def _postgres() -> Iterator[str]:
-    name = f"rampart_bench_jobs_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_postgres("rampart_bench_jobs", PG_ADMIN_URL) as url:
         engine = build_engine(url)
         migrations.upgrade(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _factory(url: str) -> sessionmaker[Session]:

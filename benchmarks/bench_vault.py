@@ -17,17 +17,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from benchmarks.harness import Figure
 from benchmarks.openbao_raft import openbao_raft
-from benchmarks.servers import WrkResult, rampart_server, run_wrk, service_bearer
+from benchmarks.servers import WrkResult, rampart_server, run_wrk, scratch_postgres, service_bearer
 
 LUA = Path(__file__).resolve().parent / "lua"
 # Both sides get the same load: wrk with this many connections (2 threads) for throughput, and
@@ -61,18 +58,8 @@ def _notes(result: WrkResult, **extra: object) -> dict[str, object]:
     return {"p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors, **extra}
 
 
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"rampart_bench_vault_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _postgres_database() -> AbstractContextManager[str]:
+    return scratch_postgres("rampart_bench_vault", PG_ADMIN)
 
 
 def _service_figures(label: str, database_url: str | None, quick: bool) -> list[Figure]:

@@ -38,10 +38,11 @@ from tests.compliance.gdpr.connectors.conftest import (
 )
 from tests.compliance.gdpr.connectors.test_erasure_bytes import _database_bytes
 from tests.compliance.gdpr.portal.support import latest_code
-from tests.e2e.conftest import axe_violations, serve
+from tests.e2e.conftest import axe_violations
 from tests.examples.test_dsar_connector import SECRET as CRM_SECRET
 from tests.examples.test_dsar_connector import start_crm
 from tests.fixtures.openssl import openssl_verify
+from tests.iam.browser.test_login_flow import serve_rampart
 
 __all__ = ["customer", "sessions"]  # fixtures used by name
 
@@ -83,7 +84,7 @@ def shop_connector(
 def server(customer: Customer, shop_connector: str, tmp_path: Path) -> Iterator[str]:
     with unit_of_work() as db:
         consent.seed_default_purposes(db, actor="test")
-    yield from serve(tmp_path)
+    yield from serve_rampart(tmp_path)
 
 
 class Checked:

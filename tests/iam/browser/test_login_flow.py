@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from core.database import unit_of_work
 from core.settings import Settings
 from iam.accounts.service import create_user
 from tests.iam.accounts.support import PASSWORD, iam_settings  # noqa: F401 - shared fixture
+from tests.interop.conftest import free_port
 
 RAMPART = str(Path(sys.executable).with_name("rampart"))
 CHROMIUM_ARGS = [
@@ -34,18 +34,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(iam_settings: Settings, tmp_path: Path) -> Iterator[str]:  # noqa: F811
-    port = _free_port()
+def serve_rampart(tmp_path: Path) -> Iterator[str]:
+    """`rampart serve` on a free port with this test's environment (database, data dir); yields
+    its base URL once /healthz answers. The browser tests' one way to start the real server."""
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "RAMPART_ISSUER": base, "RAMPART_LOG_LEVEL": "WARNING"}
-    log = (tmp_path / "server.log").open("wb")
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [RAMPART, "serve", "--port", str(port)],
         env=env,
@@ -62,7 +58,7 @@ def server(iam_settings: Settings, tmp_path: Path) -> Iterator[str]:  # noqa: F8
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("server did not start: " + (tmp_path / "server.log").read_text())
+                    pytest.fail("server did not start: " + log_path.read_text())
                 time.sleep(0.2)
         yield base
     finally:
@@ -72,6 +68,11 @@ def server(iam_settings: Settings, tmp_path: Path) -> Iterator[str]:  # noqa: F8
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture
+def server(iam_settings: Settings, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+    yield from serve_rampart(tmp_path)
 
 
 @pytest.fixture
