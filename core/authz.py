@@ -151,15 +151,18 @@ def check_access(request: Request, obj: str, act: str) -> Principal:
     return _decide(request, principal, obj, act)
 
 
-def check_page_access(request: Request, obj: str, act: str) -> Principal:
+def check_page_access(
+    request: Request, obj: str, act: str, *, sign_in: str = "/login"
+) -> Principal:
     """:func:`check_access` for a browser page: the caller is the browser's complete login
-    (cookie), decided by the same policies; no login raises :class:`LoginRequired`."""
+    (cookie), decided by the same policies; no login raises :class:`LoginRequired` (the
+    browser goes to ``sign_in``)."""
     config = _configured
     if config.session_authenticator is None or config.decider is None:
         raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
     principal = config.session_authenticator(request)
     if principal is None:
-        raise LoginRequired("log in to see this page")
+        raise LoginRequired("log in to see this page", sign_in=sign_in)
     return _decide(request, principal, obj, act)
 
 
@@ -200,9 +203,14 @@ async def authorize_request(request: Request, obj: str, act: str) -> Principal:
     return _acting(request, await run_in_threadpool(check_access, request, obj, act))
 
 
-async def authorize_page_request(request: Request, obj: str, act: str) -> Principal:
+async def authorize_page_request(
+    request: Request, obj: str, act: str, *, sign_in: str = "/login"
+) -> Principal:
     """:func:`authorize_request` for a page: :func:`check_page_access` in the threadpool."""
-    return _acting(request, await run_in_threadpool(check_page_access, request, obj, act))
+    principal = await run_in_threadpool(
+        functools.partial(check_page_access, request, obj, act, sign_in=sign_in)
+    )
+    return _acting(request, principal)
 
 
 def _acting(request: Request, principal: Principal) -> Principal:
@@ -253,12 +261,12 @@ def authorize(obj: str, act: str) -> Any:
     return _guard(guard, obj, act, "authorize")
 
 
-def authorize_page(obj: str, act: str) -> Any:
+def authorize_page(obj: str, act: str, *, sign_in: str = "/login") -> Any:
     """:func:`authorize` for a server-rendered page: the caller is the browser's login session,
-    and a browser without one is sent to the login page (:class:`LoginRequired`)."""
+    and a browser without one is sent to ``sign_in`` (:class:`LoginRequired`), then back."""
 
     async def guard(request: Request) -> Principal:
-        return await authorize_page_request(request, obj, act)
+        return await authorize_page_request(request, obj, act, sign_in=sign_in)
 
     return _guard(guard, obj, act, "authorize_page")
 

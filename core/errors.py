@@ -62,9 +62,14 @@ class Unauthenticated(RampartError):
 
 
 class LoginRequired(Unauthenticated):
-    """A page asked for without a complete login: the browser is sent to the login page."""
+    """A page asked for without a complete login: the browser is sent to ``sign_in`` (the IdP's
+    login form unless the page names its own), and back to the page afterwards."""
 
     slug, title = "login-required", "Log in to see this page"
+
+    def __init__(self, detail: str | None = None, *, sign_in: str = "/login") -> None:
+        super().__init__(detail)
+        self.sign_in = sign_in
 
 
 class Forbidden(RampartError):

@@ -83,7 +83,7 @@ async def _rampart_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, LoginRequired):
         # A page (core.authz.authorize_page): to the login page, and back here afterwards.
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+        return RedirectResponse(f"{exc.sign_in}?next={quote(here, safe='')}", status_code=303)
     if exc.status >= 500:
         log.warning("request failed", problem=exc.type, detail=exc.detail)
     return rampart_error_response(exc)

@@ -6,17 +6,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Request
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse
 
 from core import authz
-from core.authz import Principal
-from core.errors import LoginRequired
 from iam.pages.rendering import TEMPLATES as IAM_TEMPLATES
 from iam.pages.rendering import branding
 from iam.sessions import service as sessions
@@ -63,18 +59,6 @@ def safe_portal_next(value: str | None) -> str:
 
 
 def portal_page(act: str) -> Any:
-    """core.authz.authorize_page for the portal (object ``privacy``), except that a browser
-    without a login or portal session is sent to the portal's own sign-in page (both ways to
-    sign in are there), not to the IdP's login form."""
-
-    async def guard(request: Request) -> Principal:
-        try:
-            return await authz.authorize_page_request(request, PORTAL_OBJECT, act)
-        except LoginRequired:
-            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            location = f"{SIGN_IN}?next={quote(here, safe='')}"
-            raise HTTPException(303, headers={"Location": location}) from None
-
-    guard.rampart_permission = (PORTAL_OBJECT, act)  # type: ignore[attr-defined]
-    guard.__name__ = f"authorize_page_{PORTAL_OBJECT}_{act}"
-    return Depends(guard)
+    """core.authz.authorize_page for the portal (object ``privacy``); a browser without a login
+    or portal session goes to the portal's own sign-in page (both ways to sign in are there)."""
+    return authz.authorize_page(PORTAL_OBJECT, act, sign_in=SIGN_IN)
