@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from core import authz
 from iam.pages.rendering import TEMPLATES as IAM_TEMPLATES
-from iam.pages.rendering import branding
+from iam.pages.rendering import branding, safe_next
 from iam.sessions import service as sessions
 
 HERE = Path(__file__).resolve().parent
@@ -48,14 +48,10 @@ def render(
 
 
 def safe_portal_next(value: str | None) -> str:
-    """A portal path to return to after signing in; anything else is the requests page."""
-    if (
-        value
-        and value.startswith("/privacy/")
-        and not any(ord(ch) < 0x20 or ch == "\\" for ch in value)
-    ):
-        return value
-    return HOME
+    """A portal path to return to after signing in (a safe path, iam.pages.rendering.safe_next,
+    under /privacy/); anything else is the requests page."""
+    path = safe_next(value)
+    return path if path.startswith("/privacy/") else HOME
 
 
 def portal_page(act: str) -> Any:
