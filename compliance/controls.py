@@ -40,6 +40,7 @@ class Frequency:
     unit: Literal["D", "W", "M", "Y"]
 
     @classmethod
+    @cache  # a trend judges each control at 53 moments: parse each text once
     def parse(cls, text: str) -> Frequency:
         match = _DURATION.fullmatch(text)
         if match is None:

@@ -178,7 +178,10 @@ def posture_series(
         return {}
     # Plain rows, not ORM objects: building 2,800 instances cost more than the query.
     history: dict[str, list[_Seen]] = {}
-    if ids:
+    newest = (
+        [i for i in session.scalars(_newest_at_each(ids, points)) if i is not None] if ids else []
+    )
+    if newest:
         for row in session.execute(
             select(
                 EvidenceRecord.id,
@@ -186,7 +189,7 @@ def posture_series(
                 EvidenceRecord.finished_at,
                 EvidenceRecord.status,
                 EvidenceRecord.detail,
-            ).where(EvidenceRecord.id.in_(_newest_at_each(ids, points)))
+            ).where(EvidenceRecord.id.in_(newest))
         ):
             history.setdefault(row.check_id, []).append(_Seen(*row))
     for found in history.values():
@@ -263,7 +266,10 @@ def _newest_at_each(check_ids: Sequence[str], moments: Sequence[datetime]) -> An
     """The ids of the newest record of each check at each moment: the checks and the moments
     as two small VALUES lists, crossed, each pair one index seek (a correlated LIMIT 1 read
     backwards on ``ix_compliance_evidence_check_id``). One statement of a few hundred bound
-    values: building thousands of subqueries took longer to compile than to run."""
+    values: building thousands of subqueries took longer to compile than to run. The rows are
+    read by these ids in a second statement: joined in one, PostgreSQL's planner could not
+    estimate the subquery's ids and hashed a sequential scan of the whole table (170 ms over
+    200,000 records) instead of a primary-key lookup each."""
     checks = (
         values(column("check_id", String()), name="trend_checks")
         .data([(check_id,) for check_id in check_ids])
@@ -288,4 +294,4 @@ def _newest_at_each(check_ids: Sequence[str], moments: Sequence[datetime]) -> An
         .correlate(checks, points)
         .scalar_subquery()
     )
-    return select(newest).select_from(checks.join(points, true()))
+    return select(newest).select_from(checks.join(points, true())).distinct()
