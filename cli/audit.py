@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ def verify_command(
     json_output: bool = JsonOption,
     public_key: list[str] | None = PublicKeyOption,
     batch: int = typer.Option(20_000, "--batch", min=1, help="Entries fetched per round trip."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        min=0,
+        help="Processes walking ranges of the chain at once (0: one per CPU core). Ledgers "
+        "under 100,000 entries a process are walked in one.",
+    ),
 ) -> None:
     """Recompute every hash and check every checkpoint; exit 1 naming the first bad seq."""
     with cli_errors():
@@ -60,7 +68,7 @@ def verify_command(
         if not trusted:
             trusted = [get_key_provider().public_signing_key()]
         with unit_of_work(read_only=True) as session:
-            result = verify(session, trusted, batch=batch)
+            result = verify(session, trusted, batch=batch, workers=workers or os.cpu_count() or 1)
     problem = result.problem
     if json_output:
         print_json(
