@@ -1,7 +1,12 @@
 """The dashboard in Debian Chromium (Playwright) against the real server on the seeded test
 data: each page loads under its CSP without console errors, axe-core finds no serious or
 critical violation, the pages are usable by keyboard alone (skip link, filters, drill-down),
-the layout holds on a phone, and the overview matches its committed screenshot."""
+the layout holds on a phone, and the overview matches its committed screenshot.
+
+Each test runs on SQLite and on PostgreSQL (the database_url fixture under iam_settings): the
+server subprocess inherits the test's RAMPART_DATABASE_URL, and logging in as the officer the
+seed created proves it reads that database. Both compare with the one baseline: the overview
+shows only seeded data as of a fixed day, so the same seed gives the same pixels on both."""
 
 from __future__ import annotations
 
