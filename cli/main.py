@@ -48,6 +48,7 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy("compliance", "cli.compliance:app", "Controls and evidence: list, run, status, verify."),
     Lazy("review", "cli.review:app", "Access reviews (7.2.4): start, list, decide, sign-off."),
     Lazy("evidence", "cli.evidence:app", "Evidence exports for auditors: export, verify, key."),
+    Lazy("dashboard", "cli.dashboard:app", "Evidence dashboard: auditor engagements."),
     Lazy("dsar", "cli.dsar:app", "GDPR data-subject requests: file, list, decide, process."),
     Lazy("scan", "cli.scan:app", "Scans: targets, runs with exit codes, findings, reports."),
     Lazy("demo", "cli.demo:app", "Demo data: seed a realistic demo shop to explore."),

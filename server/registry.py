@@ -67,6 +67,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.gdpr.connector_endpoints",
     "compliance.gdpr.portal.endpoints",  # /privacy pages (sign-in by login or e-mailed code)
     "compliance.dashboard.endpoints",
+    "compliance.dashboard.waiver_forms",  # the control page's waive and revoke forms (POST)
     "compliance.dashboard.engagement_endpoints",
 )
 

@@ -8,12 +8,14 @@ An auditor sees only an active engagement's frameworks and period (compliance.da
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated guards as objects.
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from compliance.config import ComplianceConfig
 from compliance.controls import ControlLibrary
@@ -21,7 +23,7 @@ from compliance.dashboard import views
 from compliance.dashboard.access import Scope, scope_for
 from compliance.dashboard.rendering import STATIC, render, trend_chart
 from compliance.posture import STATUSES
-from core.authz import Principal, authorize_page
+from core.authz import Principal, authorize_page, permits
 from core.clock import utcnow
 from core.errors import NotFound
 from core.http import DbSession
@@ -164,7 +166,25 @@ def control_page(
     caller: PostureReader,
     as_of: AsOf = None,
 ) -> Response:
-    """A control as of a day: status, why, and its evidence history up to that day."""
+    """A control as of a day: status, why, its waiver and its evidence history up to that day;
+    today, the waiver form and revoke buttons for those the policies let grant or revoke."""
+    return show_control(request, session, caller, control_id, as_of)
+
+
+def show_control(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    control_id: str,
+    as_of: date | None,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    form: Mapping[str, str] | None = None,
+) -> Response:
+    """The control page (also the answer of a refused waiver form, with ``error`` and what was
+    typed in ``form``). The forms post to compliance.dashboard.waiver_forms; they are shown
+    only for today, never on a past day's view, and only when the policies allow the POST."""
     scope = scope_for(session, caller, utcnow())
     day = scope.clamp(as_of)
     library = _library()
@@ -174,13 +194,25 @@ def control_page(
         raise NotFound(f"unknown control {control_id!r}") from None
     if not scope.shows_framework(detail.framework.id):
         raise NotFound(f"unknown control {control_id!r}")
+    common = _common(request, scope, day, as_of)
+    present = day == common["today"]
+
+    def may(act: str) -> bool:
+        return permits(request, caller, "compliance/waivers", act)
+
     return render(
         session,
         request,
         "control.html",
+        status=status,
         title=f"Control {control_id}",
         detail=detail,
-        **_common(request, scope, day, as_of),
+        show_waivers=may("list"),
+        can_waive=present and may("create"),
+        can_revoke=present and may("revoke"),
+        error=error,
+        form=form or {},
+        **common,
     )
 
 

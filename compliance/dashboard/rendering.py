@@ -35,11 +35,13 @@ def _environment() -> Environment:
     return env
 
 
-def render(db: Session, request: Request, template: str, **context: Any) -> HTMLResponse:
+def render(
+    db: Session, request: Request, template: str, *, status: int = 200, **context: Any
+) -> HTMLResponse:
     """``template`` with branding and the login session's CSRF token (for the page's forms)."""
     csrf = sessions.csrf_for(db, request)
     body = _environment().get_template(template).render(brand=branding(), csrf=csrf, **context)
-    response = HTMLResponse(body)
+    response = HTMLResponse(body, status_code=status)
     response.headers["cache-control"] = "no-store"
     pending = sessions.pending_cookie(request)
     if pending is not None:

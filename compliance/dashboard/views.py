@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from compliance.controls import Control, ControlLibrary, Framework
-from compliance.models import EvidenceArtefact, EvidenceRecord
+from compliance.models import EvidenceArtefact, EvidenceRecord, Waiver
 from compliance.posture import STATUSES, ControlPosture, checks_of, posture, posture_series
 from compliance.verification import verify_record
 
@@ -194,6 +194,24 @@ class ControlDetail:
     control: Control
     checks: list[str]
     history: list[EvidenceRecord]
+    waivers: list[Waiver]
+    """The control's waivers that counted at the end of the day, the longest-lasting first."""
+
+
+def control_waivers(session: Session, control_id: str, moment: datetime) -> list[Waiver]:
+    """Waivers of one control valid at ``moment``, as compliance.posture.valid_waivers judges
+    them (granted by then, not revoked by then, not expired), the one posture uses first."""
+    query = (
+        select(Waiver)
+        .where(
+            Waiver.control_id == control_id,
+            Waiver.created_at <= moment,
+            or_(Waiver.revoked_at.is_(None), Waiver.revoked_at > moment),
+            Waiver.expires_at > moment,
+        )
+        .order_by(Waiver.expires_at.desc(), Waiver.id.desc())
+    )
+    return list(session.scalars(query))
 
 
 def control_detail(
@@ -209,8 +227,9 @@ def control_detail(
     (item,) = [p for p in posture(session, library, moment, fw.id) if p.control_id == control_id]
     checks = checks_of(fw, control)
     start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    history = evidence_history(session, checks, moment, since=start)
     return ControlDetail(
-        item, fw, control, checks, evidence_history(session, checks, moment, since=start)
+        item, fw, control, checks, history, control_waivers(session, control_id, moment)
     )
 
 

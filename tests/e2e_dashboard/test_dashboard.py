@@ -1,7 +1,12 @@
 """The dashboard in Debian Chromium (Playwright) against the real server on the seeded test
 data: each page loads under its CSP without console errors, axe-core finds no serious or
 critical violation, the pages are usable by keyboard alone (skip link, filters, drill-down),
-the layout holds on a phone, and the overview matches its committed screenshot."""
+the layout holds on a phone, and the overview matches its committed screenshot.
+
+Each test runs on SQLite and on PostgreSQL (the database_url fixture under iam_settings): the
+server subprocess inherits the test's RAMPART_DATABASE_URL, and logging in as the officer the
+seed created proves it reads that database. Both compare with the one baseline: the overview
+shows only seeded data as of a fixed day, so the same seed gives the same pixels on both."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,7 @@ import pytest
 from PIL import Image, ImageChops
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
+from core.clock import utcnow
 from core.database import unit_of_work
 from core.kms.provider import get_key_provider
 from core.settings import Settings, get_settings
@@ -52,6 +59,7 @@ PAGES = (
     "/dashboard/ledger",
     "/dashboard/ledger/verification",
     "/dashboard/changes",
+    "/dashboard/controls/dash-pci:1.2",  # today: with the waiver form
 )
 
 
@@ -166,11 +174,54 @@ def test_keyboard_alone_drills_from_the_red_number_to_the_evidence(
     expect(page.locator("tr[data-control]")).to_have_count(0)
 
 
+def _tab_to(page: Page, selector: str, presses: int = 80) -> None:
+    """Tab forward until ``selector`` has the focus (keyboard only)."""
+    target = page.locator(selector)
+    for _ in range(presses):
+        if target.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(target).to_be_focused()
+
+
+@pytest.mark.usefixtures("seeded")
+def test_keyboard_alone_waives_a_control_and_revokes_the_waiver(
+    server: str, browser: Browser
+) -> None:
+    page = _logged_in(browser, server)
+    control = server + "/dashboard/controls/dash-pci:1.2"
+    page.goto(control)
+    status = page.locator(".facts .badge").first
+    expect(status).to_have_text("failing")
+    _tab_to(page, "#waiver-reason")
+    page.keyboard.type("hardware keys rolled out by hand")
+    page.keyboard.press("Tab")
+    expect(page.locator("#waiver-approver")).to_be_focused()
+    page.keyboard.type("ciso@example.com")
+    page.keyboard.press("Tab")
+    expect(page.locator("#waiver-expires")).to_be_focused()
+    last_day = utcnow().date() + timedelta(days=30)
+    page.keyboard.type(last_day.strftime("%m%d%Y"))  # the en-US date field: month day year
+    expect(page.locator("#waiver-expires")).to_have_value(last_day.isoformat())
+    _tab_to(page, "form.waive-form button", presses=5)  # past the field's date picker
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(control)  # the 303 back to the control
+    expect(status).to_have_text("waived")
+    waiver = page.locator("section[aria-labelledby=waivers-heading]")
+    expect(waiver).to_contain_text("hardware keys rolled out by hand")
+    expect(waiver).to_contain_text(f"{last_day.isoformat()} 23:59 UTC")
+    _tab_to(page, "form.revoke-form button")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(control)
+    expect(status).to_have_text("failing")
+    expect(page.locator("section[aria-labelledby=waivers-heading]")).to_have_count(0)
+
+
 @pytest.mark.usefixtures("seeded")
 def test_the_pages_fit_a_phone(server: str, browser: Browser) -> None:
     page = _logged_in(browser, server)
     page.set_viewport_size(PHONE)
-    for path in PAGES[:4]:
+    for path in (*PAGES[:4], PAGES[-1]):
         page.goto(server + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         wide = page.evaluate(WIDER_THAN_THE_SCREEN)
