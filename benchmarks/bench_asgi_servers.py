@@ -113,7 +113,7 @@ def run(quick: bool) -> list[Figure]:
         uvicorn, granian = results["uvicorn", endpoint], results["granian", endpoint]
         figures.append(
             Figure(
-                f"{label}, granian, {WORKERS} workers",
+                f"{label}, granian against uvicorn, {WORKERS} workers",
                 granian.requests_per_second,
                 "req/s",
                 anchor="uvicorn",
