@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -331,3 +332,34 @@ def _report(
     sys.stdout.write(logins_line)
     start = "rampart serve & rampart compliance run" if evidence_skipped else "rampart serve"
     sys.stdout.write(f"next: {start}, then log in at {login_url} as {OFFICER}\n")
+
+
+@app.command("code")
+def code(
+    email: Annotated[
+        str, typer.Argument(help="A demo login (default: the compliance officer).")
+    ] = OFFICER,
+    json_output: bool = JsonOption,
+) -> None:
+    """The current TOTP code of a demo login, from the seed's logins file: for trying the
+    dashboard without an authenticator app (the app is what a real login uses)."""
+    with cli_errors():
+        import json
+
+        import pyotp
+
+        from cli.demo_logins import logins_path
+        from core.settings import get_settings
+
+        path = logins_path(get_settings())
+        if not path.is_file():
+            fail(f"no {path}: run `rampart demo seed` first")
+        logins = {entry.get("email"): entry for entry in json.loads(path.read_text())["logins"]}
+        if email not in logins:
+            fail(f"{email} is not a demo login of {path} ({', '.join(sorted(logins))})")
+        totp = pyotp.TOTP(str(logins[email]["totp_secret"]))
+        seconds = int(totp.interval - time.time() % totp.interval)
+    if json_output:
+        print_json({"email": email, "code": totp.now(), "valid_for_seconds": seconds})
+        return
+    sys.stdout.write(f"{totp.now()}  ({email}, for {seconds} more seconds; each code works once)\n")

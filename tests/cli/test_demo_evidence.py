@@ -80,6 +80,23 @@ def test_the_logins_work_are_written_once_and_only_to_the_file(settings: Setting
     assert _logins(settings) == logins  # the same logins: none replaced
 
 
+def test_demo_code_gives_the_current_code_of_a_demo_login(settings: Settings) -> None:
+    missing = runner.invoke(app, ["demo", "code"])
+    assert missing.exit_code == 1 and "run `rampart demo seed` first" in missing.stderr
+    assert runner.invoke(app, ["demo", "seed", "--no-evidence", "--json"]).exit_code == 0
+    shown = runner.invoke(app, ["demo", "code", AUDITOR, "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    answer = json.loads(shown.stdout)
+    assert answer["email"] == AUDITOR and 0 < answer["valid_for_seconds"] <= 30
+    with unit_of_work() as db:
+        auditor = get_user_by_email(db, AUDITOR)
+        assert auditor is not None
+        assert verify_totp(db, auditor.id, answer["code"])
+        assert not verify_totp(db, auditor.id, answer["code"])  # once only
+    unknown = runner.invoke(app, ["demo", "code", "alice.martin@demo-shop.example"])
+    assert unknown.exit_code == 1 and "is not a demo login" in unknown.stderr
+
+
 def test_a_chosen_password_is_used_and_not_written(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
