@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     admin_email: str = Field(
         default="admin@localhost", description="First admin's email when `init` is given none."
     )
+    demo_password: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Password of the demo shop's compliance officer and auditor, read only by "
+            "`rampart demo seed` (unattended set-ups). Unset: each gets a generated one, written "
+            "with its TOTP secret to `demo-logins.json` (0600) in the data directory."
+        ),
+    )
 
     mail_url: str | None = Field(
         default=None,

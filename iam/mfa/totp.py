@@ -140,6 +140,31 @@ def confirm_enrolment(
     )
 
 
+def provision_totp(db: Session, user: User, *, reason: str) -> str:
+    """Enrol a new secret for ``user`` without a code proving it (``rampart demo seed`` hands
+    the demo logins over this way); returns the secret, which the caller gives out once and
+    never logs. Replaces an earlier TOTP; audited with ``reason``, never the secret."""
+    secret = pyotp.random_base32()
+    ciphertext = crypto.seal(db, secret_keys.TOTP_SECRET, secret.encode(), _context(user.id))
+    db.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
+    db.add(TotpCredential(user_id=user.id, secret_ciphertext=ciphertext, last_used_step=0))
+    db.flush()
+    record_event(
+        db,
+        event_type="iam.mfa.enrolled",
+        resource=f"user:{user.id}",
+        details={"method": "totp", "provisioned": True, "reason": reason[:100]},
+    )
+    return secret
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    """The ``otpauth://`` URI authenticator apps import (the QR code's content)."""
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+        name=user.email, issuer_name=get_settings().brand_name
+    )
+
+
 def has_totp(db: Session, user_id: UUID) -> bool:
     return db.get(TotpCredential, user_id) is not None
 

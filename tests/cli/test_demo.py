@@ -1,5 +1,6 @@
 """`rampart demo seed`: what it creates through the services, that a rerun changes nothing, and a
-bad document as one line on stderr with nothing written."""
+bad document as one line on stderr with nothing written. These seed the shop alone
+(`--no-evidence`); the check run, the demo history and the logins are in test_demo_evidence.py."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ runner = CliRunner()
 
 
 def test_seed_creates_the_shop_then_changes_nothing(settings: Settings) -> None:
-    first = runner.invoke(app, ["demo", "seed", "--json"])
+    first = runner.invoke(app, ["demo", "seed", "--no-evidence", "--json"])
     assert first.exit_code == 0, first.stderr
     created = json.loads(first.stdout)
     assert created["changed"] is True
@@ -39,11 +40,14 @@ def test_seed_creates_the_shop_then_changes_nothing(settings: Settings) -> None:
         assert inactive.last_login_at < admin.last_login_at
     assert tokens == 3
 
-    second = runner.invoke(app, ["demo", "seed"])
+    second = runner.invoke(app, ["demo", "seed", "--no-evidence"])
     assert second.exit_code == 0, second.stderr
     assert second.stdout.splitlines() == [
         "demo shop already seeded: nothing changed",
         "personalised 1 customers, skipped 2 without consent; segmented 2, skipped 1",
+        "demo logins (chloe.nguyen@demo-shop.example, compliance officer; "
+        "grace.kim@demo-shop.example, auditor): passwords and TOTP secrets in "
+        f"{settings.data_dir / 'demo-logins.json'} (mode 0600)",
     ]
     with unit_of_work(read_only=True) as db:
         assert db.scalar(select(func.count()).select_from(VaultToken)) == tokens
@@ -53,7 +57,7 @@ def test_seed_creates_the_shop_then_changes_nothing(settings: Settings) -> None:
 def test_a_bad_document_is_one_line_and_writes_nothing(settings: Settings, tmp_path: Path) -> None:
     bad = tmp_path / "shop.yaml"
     bad.write_text("version: 1\nusers:\n  - email: not-an-email\n", encoding="utf-8")
-    result = runner.invoke(app, ["demo", "seed", "--file", str(bad)])
+    result = runner.invoke(app, ["demo", "seed", "--no-evidence", "--file", str(bad)])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -73,7 +77,7 @@ def test_only_consenting_customers_are_personalised(settings: Settings) -> None:
     from compliance.gdpr.connectors.base import ConnectorRequest, SubjectRef
     from compliance.gdpr.connectors.iam import connector as iam_connector
 
-    first = runner.invoke(app, ["demo", "seed", "--json"])
+    first = runner.invoke(app, ["demo", "seed", "--no-evidence", "--json"])
     assert first.exit_code == 0, first.stderr
     result = json.loads(first.stdout)["consent"]
     jean = _subject("jean.dupont@customers.demo-shop.example")
@@ -94,7 +98,7 @@ def test_only_consenting_customers_are_personalised(settings: Settings) -> None:
     with unit_of_work() as db:
         request = ConnectorRequest(uuid4(), "restriction", SubjectRef(jean))
         assert iam_connector.fulfil(db, request).status == "done"
-    again = runner.invoke(app, ["demo", "seed", "--json"])
+    again = runner.invoke(app, ["demo", "seed", "--no-evidence", "--json"])
     assert again.exit_code == 0, again.stderr
     rerun = json.loads(again.stdout)["consent"]
     assert rerun["personalised_subjects"] == [] and rerun["personalisation_skipped"] == 3
@@ -107,7 +111,7 @@ def test_seed_after_init_replaces_the_default_notices(settings: Settings) -> Non
     with unit_of_work() as db:  # what `rampart init` leaves
         consent.seed_default_purposes(db, actor="system:init")
     for _ in range(2):
-        result = runner.invoke(app, ["demo", "seed", "--json"])
+        result = runner.invoke(app, ["demo", "seed", "--no-evidence", "--json"])
         assert result.exit_code == 0, result.stderr
     with unit_of_work(read_only=True) as db:
         purposes = {p.key: p for p in consent.consent_purposes(db)}

@@ -193,13 +193,15 @@ def test_fresh_demo_shop_run_drift_webhook_and_tamper(shop: Shop, receiver: Rece
     # A fresh SQLite file; the PostgreSQL database of the session is migrated already (emptied).
     assert init["fresh"] is ("RAMPART_DATABASE_URL" not in shop.env)
 
-    seeded = shop.json("demo", "seed")
+    # The shop alone: this test's first `compliance run` is the one that finds the weaknesses
+    # (a seed with evidence runs the checks itself: tests/cli/test_demo_evidence.py).
+    seeded = shop.json("demo", "seed", "--no-evidence")
     assert seeded["changed"] is True
     assert "user:david.okafor@demo-shop.example" in seeded["created"]
     assert {"card:demo-customer-jean.dupont", "weakness:farid.haddad@demo-shop.example"} <= set(
         seeded["created"]
     )
-    again = shop.json("demo", "seed")
+    again = shop.json("demo", "seed", "--no-evidence")
     assert again["changed"] is False
     assert again["created"] == [] and again["updated"] == []
 

@@ -34,10 +34,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def serve_rampart(tmp_path: Path) -> Iterator[str]:
-    """`rampart serve` on a free port with this test's environment (database, data dir); yields
-    its base URL once /healthz answers. The browser tests' one way to start the real server."""
-    port = free_port()
+def serve_rampart(tmp_path: Path, port: int | None = None) -> Iterator[str]:
+    """`rampart serve` on ``port`` (a free one by default) with this test's environment
+    (database, data dir); yields its base URL once /healthz answers. The browser tests' one way
+    to start the real server."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "RAMPART_ISSUER": base, "RAMPART_LOG_LEVEL": "WARNING"}
     log_path = tmp_path / "server.log"
