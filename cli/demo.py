@@ -10,6 +10,7 @@ step is idempotent: a second run changes nothing and says so."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -358,8 +359,10 @@ def code(
         if email not in logins:
             fail(f"{email} is not a demo login of {path} ({', '.join(sorted(logins))})")
         totp = pyotp.TOTP(str(logins[email]["totp_secret"]))
-        seconds = int(totp.interval - time.time() % totp.interval)
+        now = time.time()  # one reading: the code and its remaining time agree
+        code = totp.at(now)
+        seconds = math.ceil(totp.interval - now % totp.interval)  # 1..30, never 0
     if json_output:
-        print_json({"email": email, "code": totp.now(), "valid_for_seconds": seconds})
+        print_json({"email": email, "code": code, "valid_for_seconds": seconds})
         return
-    sys.stdout.write(f"{totp.now()}  ({email}, for {seconds} more seconds; each code works once)\n")
+    sys.stdout.write(f"{code}  ({email}, for {seconds} more seconds; each code works once)\n")
