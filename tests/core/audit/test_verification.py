@@ -254,8 +254,8 @@ def test_times_whose_fraction_ends_in_zeros_verify(
     moment: datetime,
     workers: int,
 ) -> None:
-    """PostgreSQL's text of such a time drops the fraction's trailing zeros; the hash covers
-    six digits, so the walk must put them back or every such entry would look changed."""
+    """The hash covers six digits of fraction; a driver or cast that drops trailing zeros
+    (PostgreSQL's plain text of a time does) would make every such entry look changed."""
     monkeypatch.setattr("core.audit.service.utcnow", lambda: moment)
     append_events(sessions, 4)
     monkeypatch.undo()
