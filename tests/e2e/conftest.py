@@ -52,6 +52,9 @@ def page(browser_context: BrowserContext) -> Page:
 
 def axe_violations(page: Page, script: Path) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations on the current page (WCAG 2.x A and AA)."""
+    # A click that submits a form may still be navigating: inject into the loaded page, not
+    # into the document being replaced (its head is gone: "reading 'appendChild'" of null).
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(script))
     result = page.evaluate(
         "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',"

@@ -114,6 +114,7 @@ def _logged_in(browser: Browser, base: str, **context: Any) -> Page:
 
 
 def _serious(page: Page) -> list[str]:
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))  # the axe context bypasses the CSP (it is injected)
     results = page.evaluate("async () => await axe.run(document)")
     return [
