@@ -1,4 +1,4 @@
-.PHONY: run test lint bench docs
+.PHONY: run test lint bench bench-quick docs
 
 run:  ## Run Rampart on the embedded default (SQLite, local key file, in-process scheduler)
 	bash scripts/bootstrap.sh
@@ -12,6 +12,9 @@ lint:
 
 bench:  ## Side-by-side benchmarks against the anchors (prints ratios)
 	bash scripts/bench.sh
+
+bench-quick:  ## Every benchmark for seconds (run by `make test`): proves each still runs, no figures
+	bash scripts/bench.sh --smoke
 
 docs:  ## Regenerate the settings reference
 	uv run --frozen python -m core.settings_doc > docs/configuration.md

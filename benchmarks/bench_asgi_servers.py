@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import (
     ROOT,
     WrkResult,
@@ -71,8 +71,8 @@ def _serving(server: str, target: str, env: dict[str, str], *, factory: bool) ->
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def run(quick: bool) -> list[Figure]:
-    seconds = 3 if quick else 10
+def run(size: Size) -> list[Figure]:
+    seconds = size.pick(10, 3, 1)
     data = Path(tempfile.mkdtemp(prefix="rampart-bench-servers-"))
     env = {
         "RAMPART_DATA_DIR": str(data),

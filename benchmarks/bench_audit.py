@@ -17,7 +17,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from benchmarks.harness import Figure, rate
+from benchmarks.harness import Figure, Size, rate
 from benchmarks.servers import scratch_postgres
 from core import migrations
 from core.audit.canonical import GENESIS_HASH, canonical_details, entry_hash, format_occurred_at
@@ -51,10 +51,10 @@ plain_events = Table(
 )
 
 
-def run(quick: bool) -> list[Figure]:
-    appends = 300 if quick else 2_000
-    batched = 2_000 if quick else 20_000
-    verified = 50_000 if quick else 200_000
+def run(size: Size) -> list[Figure]:
+    appends = size.pick(2_000, 300, 50)
+    batched = size.pick(20_000, 2_000, 200)
+    verified = size.pick(200_000, 50_000, 1_000)
     figures: list[Figure] = []
     for backend, database in (("SQLite", _sqlite_database), ("PostgreSQL", _postgres_database)):
         with database() as engine:

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import WrkResult, rampart_server, run_wrk, service_bearer
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -30,8 +30,8 @@ def _wrk(url: str, script: str, env: dict[str, str], seconds: int) -> WrkResult:
                 os.environ[key] = value
 
 
-def run(quick: bool) -> list[Figure]:
-    seconds = 5 if quick else 15
+def run(size: Size) -> list[Figure]:
+    seconds = size.pick(15, 5, 1)
     with rampart_server(env={"RAMPART_SCHEDULER": "off"}, workers=WORKERS) as server:
         env = {"RAMPART_DATA_DIR": str(server.data_dir)}
         bearer = service_bearer(server.base_url, env, CLIENT_ID)
@@ -59,5 +59,5 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    for figure in run(quick="--quick" in sys.argv):
+    for figure in run(Size.QUICK if "--quick" in sys.argv else Size.FULL):
         print(f"{figure.name}: {figure.value:,.0f} {figure.unit} {figure.notes}")

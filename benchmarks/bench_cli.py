@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from cli.main import COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,8 +55,8 @@ def _median_seconds(argv: list[str], env: dict[str, str], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def run(quick: bool) -> list[Figure]:
-    repeat = 3 if quick else 7
+def run(size: Size) -> list[Figure]:
+    repeat = size.pick(7, 3, 1)
     with tempfile.TemporaryDirectory(prefix="rampart-bench-cli-") as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
         env.update(

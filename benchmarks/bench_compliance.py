@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.bench_audit import _per_transaction, _postgres_database, _sqlite_database
-from benchmarks.harness import Figure, rate
+from benchmarks.harness import Figure, Size, rate
 from benchmarks.servers import ROOT, rampart_server
 from cli.main import COMMANDS
 from compliance.checks import load_all
@@ -47,9 +47,9 @@ POSTURE_TARGET_MS = 200.0
 SUITE_TARGET_S = 10.0
 
 
-def run(quick: bool) -> list[Figure]:
-    writes = 300 if quick else 3_000
-    stored = 100_000 if quick else 1_000_000
+def run(size: Size) -> list[Figure]:
+    writes = size.pick(3_000, 300, 30)
+    stored = size.pick(1_000_000, 100_000, 1_000)
     figures = [_suite_figure()]
     for backend, database in (("SQLite", _sqlite_database), ("PostgreSQL", _postgres_database)):
         with database() as engine, _signer() as signer:

@@ -17,7 +17,7 @@ import httpx
 
 from benchmarks.bench_audit import _postgres_database, _sqlite_database
 from benchmarks.bench_compliance import _fill
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import ROOT, RunningServer, rampart_server, run_wrk
 from compliance.checks import load_all
 from compliance.checks.base import REGISTRY
@@ -28,8 +28,8 @@ EMAIL = "officer@bench.example"
 PASSWORD = "harbour ledger 2718 ferry"  # noqa: S105 - a throwaway benchmark account
 
 
-def run(quick: bool) -> list[Figure]:
-    stored = 100_000 if quick else 1_000_000
+def run(size: Size) -> list[Figure]:
+    stored = size.pick(1_000_000, 100_000, 1_000)
     figures: list[Figure] = []
     for backend, database in (("SQLite", _sqlite_database), ("PostgreSQL", _postgres_database)):
         with database() as engine:
@@ -39,9 +39,9 @@ def run(quick: bool) -> list[Figure]:
             url = engine.url.render_as_string(hide_password=False)
             with rampart_server(env={"RAMPART_DATABASE_URL": url}) as server:
                 cookie = _login(server, url)
-                small = _measure(server, cookie, quick)
+                small = _measure(server, cookie, size)
                 _fill(engine, check_ids, stored - len(check_ids))
-                large = _measure(server, cookie, quick)
+                large = _measure(server, cookie, size)
         figures.append(
             Figure(
                 f"dashboard overview page, {stored:,} evidence records ({backend})",
@@ -57,7 +57,7 @@ def run(quick: bool) -> list[Figure]:
     return figures
 
 
-def _measure(server: RunningServer, cookie: str, quick: bool) -> dict[str, float | str]:
+def _measure(server: RunningServer, cookie: str, size: Size) -> dict[str, float | str]:
     page = server.base_url + "/dashboard"
     with httpx.Client(headers={"Cookie": cookie}, timeout=60) as client:
         first = client.get(page)
@@ -65,7 +65,7 @@ def _measure(server: RunningServer, cookie: str, quick: bool) -> dict[str, float
         if "Compliance posture" not in first.text:
             raise RuntimeError(f"not the overview: {first.text[:300]}")
         samples = []
-        for _ in range(5 if quick else 20):
+        for _ in range(size.pick(20, 5, 2)):
             start = time.perf_counter()
             client.get(page).raise_for_status()
             samples.append((time.perf_counter() - start) * 1000)
@@ -76,7 +76,7 @@ def _measure(server: RunningServer, cookie: str, quick: bool) -> dict[str, float
     }
     try:
         os.environ["RAMPART_BENCH_COOKIE"] = cookie
-        wrk = run_wrk(page, seconds=5 if quick else 15, connections=1, threads=1, script=LUA)
+        wrk = run_wrk(page, seconds=size.pick(15, 5, 1), connections=1, threads=1, script=LUA)
     except (RuntimeError, subprocess.CalledProcessError):
         return result
     if wrk.errors:

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from benchmarks.bench_audit import PG_ADMIN_URL
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import ROOT, free_port, scratch_postgres, wait_http
 
 SECONDS_TARGET = 5.0
@@ -24,8 +24,8 @@ SECRET = "bench-dsar-webhook-secret-0123456789"  # noqa: S105  (the bench CRM's 
 ENV_KEYS = ("RAMPART_DATA_DIR", "RAMPART_DATABASE_URL", "RAMPART_GDPR_ALLOW_PRIVATE_NETWORKS")
 
 
-def run(quick: bool) -> list[Figure]:
-    tokens = 2_000 if quick else 10_000
+def run(size: Size) -> list[Figure]:
+    tokens = size.pick(10_000, 2_000, 100)
     figures: list[Figure] = []
     for backend, database in (("SQLite", _sqlite_url), ("PostgreSQL", _postgres_url)):
         with database() as url:

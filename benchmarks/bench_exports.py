@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from benchmarks.bench_audit import _postgres_database, _sqlite_database
 from benchmarks.bench_compliance import _fill
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from compliance.checks import load_all
 from compliance.checks.base import REGISTRY
 
@@ -28,8 +28,8 @@ SECONDS_TARGET = 60.0
 RSS_TARGET_MB = 200.0
 
 
-def run(quick: bool) -> list[Figure]:
-    stored = 100_000 if quick else 1_000_000
+def run(size: Size) -> list[Figure]:
+    stored = size.pick(1_000_000, 100_000, 1_000)
     figures: list[Figure] = []
     for backend, database in (("SQLite", _sqlite_database), ("PostgreSQL", _postgres_database)):
         with database() as engine, tempfile.TemporaryDirectory(prefix="rampart-bench-exp-") as tmp:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import ROOT, WrkResult, free_port, run_wrk, wait_http
 
 ANCHOR_DIR = ROOT / "benchmarks" / "anchors" / "oidc-provider"
@@ -252,8 +252,8 @@ def _database_env() -> tuple[dict[str, str], str]:
     return {}, "SQLite (embedded default)"
 
 
-def run(quick: bool) -> list[Figure]:
-    seconds = 5 if quick else 10
+def run(size: Size) -> list[Figure]:
+    seconds = size.pick(10, 5, 1)
     rounds = 2
     _npm_ci()
     figures: list[Figure] = []

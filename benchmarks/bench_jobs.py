@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from benchmarks.harness import Figure, percentile, rate
+from benchmarks.harness import Figure, Size, percentile, rate
 from benchmarks.servers import scratch_postgres
 from core import migrations
 from core.database import build_engine, unit_of_work
@@ -273,8 +273,8 @@ def _drift(url: str, seconds: float) -> list[Figure]:
     ]
 
 
-def run(quick: bool) -> list[Figure]:
-    samples, batch = (30, 200) if quick else (200, 2000)
+def run(size: Size) -> list[Figure]:
+    samples, batch = size.pick((200, 2000), (30, 200), (5, 20))
     figures: list[Figure] = []
     bare_latencies, bare_rate = _bare_dramatiq(samples, batch)
     anchor = Anchor(
@@ -292,5 +292,5 @@ def run(quick: bool) -> list[Figure]:
             "Dramatiq+Redis worker (PG)", *_distributed(url, samples, batch), anchor
         )
     with _postgres() as url:
-        figures += _drift(url, 6 if quick else 30)
+        figures += _drift(url, size.pick(30, 6, 2))
     return figures

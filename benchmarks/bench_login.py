@@ -16,7 +16,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import ROOT, RunningServer, rampart_server, run_wrk
 
 LUA = Path(__file__).resolve().parent / "lua" / "login.lua"
@@ -74,9 +74,9 @@ def _create_user(server: RunningServer) -> None:
     )
 
 
-def run(quick: bool) -> list[Figure]:
-    seconds = 5 if quick else 15
-    ceiling = argon2_verifies_per_core_second(3 if quick else 10)
+def run(size: Size) -> list[Figure]:
+    seconds = size.pick(15, 5, 1)
+    ceiling = argon2_verifies_per_core_second(size.pick(10, 3, 1))
     figures = [
         Figure(
             "argon2id verifications per core-second (m=19456 KiB, t=2, p=1)",

@@ -13,7 +13,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.harness import Figure, median, percentile
+from benchmarks.harness import Figure, Size, median, percentile
 from policies.enforcer import IndexedEnforcer, new_casbin_enforcer
 from tests.policies.policy_sets import (
     DOMAINS,
@@ -52,20 +52,20 @@ def _warm_casbin(enforcer: Any, requests: Sequence[Request]) -> None:
             enforcer.enforce(*request)
 
 
-def _decision_figures(size: int, policy: PolicySet, quick: bool) -> list[Figure]:
-    count = INDEXED_SAMPLES // (4 if quick else 1)
-    requests = generate_requests(policy, count, seed=size + 1)
+def _decision_figures(rules: int, policy: PolicySet, size: Size) -> list[Figure]:
+    count = INDEXED_SAMPLES // size.pick(1, 4, 100)
+    requests = generate_requests(policy, count, seed=rules + 1)
     indexed = IndexedEnforcer(policy.lines)
     indexed_cold, _ = _latencies(indexed.enforce, requests)  # first sight of users: closures
     indexed_times, indexed_answers = _latencies(indexed.enforce, requests)
     casbin = new_casbin_enforcer(policy.lines)
-    casbin_requests = requests[: CASBIN_SAMPLES[size] // (4 if quick else 1)]
+    casbin_requests = requests[: CASBIN_SAMPLES[rules] // size.pick(1, 4, 16)]
     _warm_casbin(casbin, casbin_requests)
     casbin_times, casbin_answers = _latencies(casbin.enforce, casbin_requests)
     mismatches = sum(a != b for a, b in zip(indexed_answers, casbin_answers, strict=False))
-    label = f"{size // 1000}k"
+    label = f"{rules // 1000}k"
     notes = {
-        "rules": size,
+        "rules": rules,
         "indexed_samples": len(indexed_times),
         "casbin_samples": len(casbin_times),
         "indexed_cold_median_us": median(indexed_cold) * 1e6,
@@ -90,7 +90,7 @@ def _decision_figures(size: int, policy: PolicySet, quick: bool) -> list[Figure]
             anchor=ANCHOR,
             anchor_value=percentile(casbin_times, 99) * 1e6,
             higher_is_better=False,
-            notes={"rules": size},
+            notes={"rules": rules},
         ),
     ]
 
@@ -126,7 +126,7 @@ def _memory_figure(policy: PolicySet) -> Figure:
     casbin_bytes, kept_casbin = _held_bytes(casbin)
     del kept_indexed, kept_casbin
     return Figure(
-        name="policies.memory_mb.100k",
+        name=f"policies.memory_mb.{policy.rule_count // 1000}k",
         value=indexed_bytes / 2**20,
         unit="MB held",
         anchor=ANCHOR,
@@ -137,10 +137,11 @@ def _memory_figure(policy: PolicySet) -> Figure:
     )
 
 
-def run(quick: bool) -> list[Figure]:
+def run(size: Size) -> list[Figure]:
     figures: list[Figure] = []
-    policies = {size: generate_policy_set(size, seed=size) for size in SIZES}
-    for size in SIZES:
-        figures.extend(_decision_figures(size, policies[size], quick))
-    figures.append(_memory_figure(policies[100_000]))
+    sizes = size.pick(SIZES, SIZES, SIZES[:1])
+    policies = {rules: generate_policy_set(rules, seed=rules) for rules in sizes}
+    for rules in sizes:
+        figures.extend(_decision_figures(rules, policies[rules], size))
+    figures.append(_memory_figure(policies[sizes[-1]]))
     return figures

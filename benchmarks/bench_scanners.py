@@ -3,7 +3,7 @@ with bounded memory. The site runs under uvicorn in its own process and every sc
 one, so peak RSS and the tracemalloc peak are the scanner's own; 100 against 500 pages shows
 whether memory grows with the crawl. Anchor: a bare sequential httpx GET of the same URLs.
 
-uv run python -m benchmarks scanners [--quick]
+uv run python -m benchmarks scanners [--quick | --smoke]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import ROOT, free_port, wait_http
 
 CATEGORIES = 9
@@ -149,8 +149,8 @@ def _bare_crawl(url: str, pages: int) -> float:
         return time.perf_counter() - start
 
 
-def run(quick: bool) -> list[Figure]:
-    sizes = (100, 200) if quick else (100, 500)
+def run(size: Size) -> list[Figure]:
+    sizes = size.pick((100, 500), (100, 200), (10, 20))
     figures: list[Figure] = []
     results: dict[int, dict[str, Any]] = {}
     for pages in sizes:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.harness import Figure, rate
+from benchmarks.harness import Figure, Size, rate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk"))
 
@@ -17,8 +17,8 @@ from rampart_sdk import JwksCache, TokenVerifier
 from tests.sdk.jwks_server import AUDIENCE, ISSUER, jwks_server
 
 
-def run(quick: bool) -> list[Figure]:
-    count = 2_000 if quick else 20_000
+def run(size: Size) -> list[Figure]:
+    count = size.pick(20_000, 2_000, 100)
     with jwks_server() as server:
         tokens = [server.sign() for _ in range(count)]
         verifier = TokenVerifier(
@@ -34,7 +34,7 @@ def run(quick: bool) -> list[Figure]:
         hot = tokens[: min(1000, count)]
         for token in hot:
             cached.verify(token)
-        rounds = 200 if quick else 1000
+        rounds = size.pick(1000, 200, 10)
         start = time.perf_counter()
         for _ in range(rounds):
             for token in hot:
@@ -47,5 +47,5 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    for figure in run(quick="--quick" in sys.argv):
+    for figure in run(Size.QUICK if "--quick" in sys.argv else Size.FULL):
         print(f"{figure.name}: {figure.value:,.0f} {figure.unit} (target {figure.target})")

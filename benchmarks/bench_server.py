@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.servers import rampart_server, rss_bytes, run_wrk
 
 
-def run(quick: bool) -> list[Figure]:
+def run(size: Size) -> list[Figure]:
     figures: list[Figure] = []
     with rampart_server() as server:
         time.sleep(2)  # let start-up work (scheduler, caches) settle before reading RSS
@@ -26,7 +26,7 @@ def run(quick: bool) -> list[Figure]:
             )
         )
     with rampart_server(workers=2) as server:
-        result = run_wrk(server.base_url + "/healthz", seconds=3 if quick else 10)
+        result = run_wrk(server.base_url + "/healthz", seconds=size.pick(10, 3, 1))
         figures.append(
             Figure(
                 "GET /healthz, 2 workers (wrk -t2 -c64)",

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.harness import Figure
+from benchmarks.harness import Figure, Size
 from benchmarks.openbao_raft import openbao_raft
 from benchmarks.servers import WrkResult, rampart_server, run_wrk, scratch_postgres, service_bearer
 
@@ -62,7 +62,7 @@ def _postgres_database() -> AbstractContextManager[str]:
     return scratch_postgres("rampart_bench_vault", PG_ADMIN)
 
 
-def _service_figures(label: str, database_url: str | None, quick: bool) -> list[Figure]:
+def _service_figures(label: str, database_url: str | None, size: Size) -> list[Figure]:
     """Tokenize through vault.service in this process: one unit of work per call."""
     from core import migrations
     from core.database import get_engine, reset_engine_cache, unit_of_work
@@ -88,8 +88,8 @@ def _service_figures(label: str, database_url: str | None, quick: bool) -> list[
     try:
         migrations.upgrade(get_engine())
         create_local_key_file(get_settings().resolved_local_key_file)
-        singles = 500 if quick else 3000
-        batches = 5 if quick else 30
+        singles = size.pick(3000, 500, 20)
+        batches = size.pick(30, 5, 1)
         one = [TokenizeRequest("4111111111111111")]
         with unit_of_work() as session:  # warm: keys created and cached
             service.tokenize_batch(session, tenant="bench", token_type=PAN, items=one)
@@ -409,16 +409,16 @@ def _probe(base_url: str, bearer: str | None) -> tuple[int, str]:
         return int(exc.code), ""
 
 
-def run(quick: bool) -> list[Figure]:
-    seconds, rounds = (5, 2) if quick else (10, 3)
+def run(size: Size) -> list[Figure]:
+    seconds, rounds = size.pick((10, 3), (5, 2), (1, 1))
     with openbao_raft() as bao:
         bao_env = {"BENCH_VAULT_TOKEN": bao.token, "BENCH_BATCH": str(BATCH)}
         http = _http_figures(bao.addr, bao_env, seconds, rounds)
     kv_rate = http[0].value
     transit_batch_rate = http[3].value
-    service = _service_figures("SQLite", None, quick)
+    service = _service_figures("SQLite", None, size)
     with _postgres_database() as url:
-        service += _service_figures("PostgreSQL", url, quick)
+        service += _service_figures("PostgreSQL", url, size)
     for figure in service:
         if "batch tokenize" in figure.name:
             figure.anchor = f"OpenBao Transit batch encrypt x{BATCH} (persists nothing)"

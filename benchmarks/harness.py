@@ -1,16 +1,32 @@
 """What every benchmark module returns, and how the runner prints it.
 
-A module ``benchmarks/bench_<name>.py`` exposes ``run(quick: bool) -> list[Figure]``; each figure
+A module ``benchmarks/bench_<name>.py`` exposes ``run(size: Size) -> list[Figure]``; each figure
 is measured in the same run as its anchor, so the ratio compares like with like.
 """
 
 from __future__ import annotations
 
+import enum
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Size(enum.Enum):
+    """How long a run takes: ``FULL`` for the figures in docs/performance.md, ``QUICK`` for a
+    shorter look, ``SMOKE`` (seconds per module, `make bench-quick` in .ci/run) only to prove every
+    benchmark still runs; its figures mean nothing."""
+
+    FULL = "full"
+    QUICK = "quick"
+    SMOKE = "smoke"
+
+    def pick(self, full: T, quick: T, smoke: T) -> T:
+        return {Size.FULL: full, Size.QUICK: quick, Size.SMOKE: smoke}[self]
 
 
 @dataclass

@@ -46,3 +46,8 @@ echo "== mypy"
 uv run --frozen mypy
 echo "== pytest"
 uv run --frozen pytest -n "${RAMPART_TEST_WORKERS:-2}" "$@"
+# Every benchmark for a few seconds, so none rots; it fails only when one stops running.
+if [ "$#" -eq 0 ]; then
+  echo "== benchmarks (smoke)"
+  bash scripts/bench.sh --smoke
+fi
