@@ -60,20 +60,39 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants."""
-    total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            pids.extend(int(c) for c in children)
-        except (OSError, AttributeError):
+            pending.extend(
+                int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            )
+        except OSError:
             continue
-    return total
+    return found
+
+
+def _status_kib(path: str, field: str) -> int:
+    try:
+        match = re.search(rf"^{field}:\s+(\d+) kB", Path(path).read_text(), re.MULTILINE)
+    except OSError:
+        return 0
+    return int(match.group(1)) if match else 0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants, summed (pages they share, such as
+    libraries in a supervisor and its workers, are counted once per process)."""
+    return sum(_status_kib(f"/proc/{p}/status", "VmRSS") for p in _tree(pid)) * 1024
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional resident memory of a process and its descendants: each shared page split
+    among the processes sharing it, so the sum is what the tree costs the machine."""
+    return sum(_status_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in _tree(pid)) * 1024
 
 
 @dataclass
@@ -147,7 +166,8 @@ def run_wrk(
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    with _flame_graph(url, seconds, script):
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses:\s+(\d+)", r"Socket errors:.*?timeout (\d+)"):
@@ -155,6 +175,51 @@ def run_wrk(
         if match:
             errors += int(match.group(1))
     return WrkResult(rps, _latency_ms(out, "50"), _latency_ms(out, "99"), errors)
+
+
+FLAME_GRAPH_DIR = "BENCH_FLAME_GRAPH_DIR"
+
+
+@contextmanager
+def _flame_graph(url: str, seconds: int, script: Path | None) -> Iterator[None]:
+    """With ``BENCH_FLAME_GRAPH_DIR`` set, py-spy samples the process serving ``url`` (and its
+    workers) while wrk runs, and writes ``<dir>/<script>-<port>.svg``:
+    `BENCH_FLAME_GRAPH_DIR=docs/perf uv run --frozen --with py-spy python -m benchmarks vault`."""
+    where = os.environ.get(FLAME_GRAPH_DIR)
+    port = urllib.parse.urlsplit(url).port
+    pid = _listening_pid(port) if where and port else None
+    if pid is None:
+        yield
+        return
+    name = f"{script.stem if script else 'get'}-{port}.svg"
+    recorder = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+         "--duration", str(seconds), "--format", "flamegraph", "--output",
+         str(Path(where or ".") / name)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=seconds + 60)
+
+
+def _listening_pid(port: int) -> int | None:
+    """The lowest pid holding the socket listening on ``port`` (the server's supervisor)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                holders.append(int(fd_dir.parent.name))
+        except OSError:
+            continue  # gone, or not ours to read
+    return min(holders) if holders else None
 
 
 def rampart_cli(env: dict[str, str], *args: str) -> str:
