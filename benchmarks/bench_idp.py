@@ -8,8 +8,9 @@ driven by wrk with Lua scripts:
   revocation table), oidc-provider an opaque token (it refuses to introspect JWTs).
 
 Servers are measured in 2 interleaved rounds with their CPU seconds (req per CPU-second is the
-load-independent ratio). Rampart runs uvicorn --workers 2 (uvloop, httptools, no access log) on
-the embedded default (SQLite) unless ``BENCH_IDP_DATABASE_URL`` names another database.
+load-independent ratio). Rampart runs `python -m server --workers 2` (what `rampart serve` execs:
+granian, uvloop) on the embedded default (SQLite) unless ``BENCH_IDP_DATABASE_URL`` names another
+database.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _npm_ci() -> None:
 
 @contextmanager
 def _rampart(env: dict[str, str], data_dir: Path, workers: int = 2) -> Iterator[str]:
-    """`rampart init`, then uvicorn with ``workers`` processes (start-up waits up to 3 minutes:
+    """`rampart init`, then the server with ``workers`` processes (start-up waits up to 3 minutes:
     a loaded machine imports slowly)."""
     full_env = {
         **os.environ,
@@ -62,9 +63,8 @@ def _rampart(env: dict[str, str], data_dir: Path, workers: int = 2) -> Iterator[
     )  # fmt: skip
     port = free_port()
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "server.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
+        [str(ROOT / ".venv/bin/python"), "-m", "server",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip

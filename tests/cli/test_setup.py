@@ -138,6 +138,25 @@ def test_serve_initializes_an_empty_directory_then_reuses_it(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def test_the_served_app_names_no_server_and_logs_each_request_in_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    process, port = _serve_until_ready(tmp_path, _env(tmp_path, RAMPART_LOG_LEVEL="INFO"))
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/healthz?token=not-for-logs", timeout=5
+    ) as response:
+        server_header = response.headers.get_all("server")
+    os.killpg(process.pid, signal.SIGTERM)
+    out, errors = process.communicate(timeout=30)
+    assert server_header == ["rampart"]  # granian's own name is not disclosed
+    lines = [json.loads(line) for line in (out + errors).splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "granian.access"]
+    assert any('"GET /healthz HTTP/1.1" 200' in line["event"] for line in access), lines
+    assert "not-for-logs" not in out + errors
+    assert {line["logger"] for line in lines} >= {"_granian", "server.lifespan"}
+
+
+@pytest.mark.slow
 def test_serve_issues_for_the_port_it_listens_on_and_warns_of_a_stale_issuer(
     tmp_path: Path,
 ) -> None:
