@@ -1,5 +1,6 @@
 """uvicorn (uvloop + httptools) against granian, the same endpoints on the same workers (issue
-17, item 2): the bare ASGI anchor's /healthz, Rampart's /healthz, and Rampart's decision API
+17, item 2): the bare ASGI anchor's /healthz, the same from one-route Starlette and FastAPI apps
+(the framework floors), Rampart's /healthz, and Rampart's decision API
 (POST /v1/authz/check with a real bearer token, benchmarks/lua/authz_check.lua). Each server
 runs 2 workers on one data directory prepared once by `rampart serve`; wrk drives it with 2
 threads and 64 connections."""
@@ -30,6 +31,8 @@ WORKERS = 2
 LUA = Path(__file__).parent / "lua" / "authz_check.lua"
 ANCHOR_DIR = Path(__file__).parent / "anchors" / "asgi"
 CLIENT_ID = "bench-asgi-servers"
+# One-route apps without middleware (anchors/asgi/frameworks.py): the floor each layer sets.
+FRAMEWORK_FLOORS = ("starlette", "fastapi")
 
 
 def _command(server: str, target: str, port: int, *, factory: bool) -> list[str]:
@@ -86,6 +89,9 @@ def run(size: Size) -> list[Figure]:
         for server in ("uvicorn", "granian"):
             with _serving(server, "bare:app", {}, factory=False) as base:
                 results[server, "bare"] = run_wrk(base + "/healthz", seconds=seconds)
+            for floor in FRAMEWORK_FLOORS:
+                with _serving(server, f"frameworks:{floor}_app", {}, factory=False) as base:
+                    results[server, floor] = run_wrk(base + "/healthz", seconds=seconds)
             with _serving(server, "server.app:create_app", env, factory=True) as base:
                 results[server, "healthz"] = run_wrk(base + "/healthz", seconds=seconds)
                 os.environ["BENCH_BEARER"] = bearer
@@ -109,6 +115,17 @@ def run(size: Size) -> list[Figure]:
                 notes={"p99_ms": healthz.p99_ms, "anchor_p99_ms": bare.p99_ms},
             )
         )
+        for floor in FRAMEWORK_FLOORS:
+            figures.append(
+                Figure(
+                    f"GET /healthz, one-route {floor} app, {server}, {WORKERS} workers",
+                    results[server, floor].requests_per_second,
+                    "req/s",
+                    anchor=f"bare ASGI app, {server}",
+                    anchor_value=bare.requests_per_second,
+                    notes={"p99_ms": results[server, floor].p99_ms},
+                )
+            )
     for endpoint, label in (("healthz", "GET /healthz"), ("check", "POST /v1/authz/check")):
         uvicorn, granian = results["uvicorn", endpoint], results["granian", endpoint]
         figures.append(
