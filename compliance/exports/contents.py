@@ -323,6 +323,7 @@ def ledger_entries(session: Session, segment: LedgerSegment) -> Iterator[bytes]:
     through the ledger verifier's own driver-level stream (a server-side cursor on PostgreSQL)."""
     from contextlib import closing
 
+    from core.audit.canonical import hashed_occurred_at
     from core.audit.verification import stream_entries
 
     rows = stream_entries(
@@ -346,8 +347,7 @@ def ledger_entries(session: Session, segment: LedgerSegment) -> Iterator[bytes]:
             entry = {
                 "seq": seq,
                 "prev_hash": prev,
-                # The stream hands the UTC time over as stored text; this is its hashed form.
-                "occurred_at": at.replace(" ", "T") + "Z",
+                "occurred_at": hashed_occurred_at(at),  # the stream reads the time as text
                 "actor": actor,
                 "event_type": kind,
                 "outcome": outcome,

@@ -22,6 +22,16 @@ def format_occurred_at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
+def hashed_occurred_at(stored: str) -> str:
+    """The hashed form of a time read as text, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` in UTC.
+
+    PostgreSQL's text form drops the fraction's trailing zeros (``.12``, or no fraction at
+    all), SQLite stores all six digits; both come out as :func:`format_occurred_at` would."""
+    if len(stored) != 26:
+        stored = stored + ".000000" if len(stored) == 19 else stored.ljust(26, "0")
+    return stored.replace(" ", "T") + "Z"
+
+
 def canonical_details(details: Mapping[str, Any] | None) -> str:
     """Details as canonical JSON text: sorted keys, no whitespace, UTF-8, stored verbatim."""
     try:

@@ -260,6 +260,9 @@ def stream_entries(
     if driver_connection is None:
         raise DatabaseUnavailable("the database connection was closed")
     if dialect.name == "postgresql":
+        with driver_connection.cursor() as setting:
+            # The time's text form follows DateStyle: make it ISO whatever the server's default.
+            setting.execute("SET LOCAL datestyle TO 'ISO, YMD'")
         cursor = driver_connection.cursor(name="rampart_audit_verify")
     else:
         cursor = driver_connection.cursor()
@@ -272,12 +275,11 @@ def stream_entries(
 
 
 def _entry_tuples(dialect: str) -> Select[*tuple[Any, ...]]:
-    # Both backends hand over the time as text 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC); the walk
-    # turns it into the hashed form, so no datetime object is built per row.
+    # Both backends hand over the time as text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC); the walk
+    # turns it into the hashed form (canonical.hashed_occurred_at), so no datetime object is
+    # built per row. PostgreSQL's cast is a third faster than to_char, and drops trailing zeros.
     if dialect == "postgresql":
-        occurred_at = literal_column(
-            "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", String
-        )
+        occurred_at = literal_column("(occurred_at AT TIME ZONE 'UTC')::text", String)
     else:
         # SQLAlchemy's SQLite storage format for datetimes already is exactly that.
         occurred_at = literal_column("occurred_at", String)
@@ -331,7 +333,15 @@ class _ChainWalk:
                         "actor": actor,
                         "details": fragment(details),
                         "event_type": event,
-                        "occurred_at": at.replace(" ", "T") + "Z",
+                        # canonical.hashed_occurred_at, inlined
+                        "occurred_at": (
+                            at
+                            if len(at) == 26
+                            else at + ".000000"
+                            if len(at) == 19
+                            else at.ljust(26, "0")
+                        ).replace(" ", "T")
+                        + "Z",
                         "origin": origin,
                         "outcome": outcome,
                         "prev_hash": prev,
