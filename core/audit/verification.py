@@ -260,9 +260,12 @@ def stream_entries(
     if driver_connection is None:
         raise DatabaseUnavailable("the database connection was closed")
     if dialect.name == "postgresql":
-        with driver_connection.cursor() as setting:
+        setting = driver_connection.cursor()
+        try:
             # The time's text form follows DateStyle: make it ISO whatever the server's default.
             setting.execute("SET LOCAL datestyle TO 'ISO, YMD'")
+        finally:
+            setting.close()
         cursor = driver_connection.cursor(name="rampart_audit_verify")
     else:
         cursor = driver_connection.cursor()
