@@ -3,7 +3,11 @@
 (the framework floors), Rampart's /healthz, and Rampart's decision API
 (POST /v1/authz/check with a real bearer token, benchmarks/lua/authz_check.lua). Each server
 runs 2 workers on one data directory prepared once by `rampart serve`; wrk drives it with 2
-threads and 64 connections."""
+threads and 64 connections.
+
+Both servers of a pair are up at once and measured in interleaved rounds (the median round is
+reported), with the CPU seconds each server's process tree spent: requests per CPU-second is the
+figure other work on the machine moves least."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Figure, Size
@@ -24,6 +29,7 @@ from benchmarks.servers import (
     rampart_server,
     run_wrk,
     service_bearer,
+    tree_cpu_seconds,
     wait_http,
 )
 
@@ -33,6 +39,12 @@ ANCHOR_DIR = Path(__file__).parent / "anchors" / "asgi"
 CLIENT_ID = "bench-asgi-servers"
 # One-route apps without middleware (anchors/asgi/frameworks.py): the floor each layer sets.
 FRAMEWORK_FLOORS = ("starlette", "fastapi")
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    base_url: str
+    pid: int
 
 
 def _command(server: str, target: str, port: int, *, factory: bool) -> list[str]:
@@ -51,8 +63,20 @@ def _command(server: str, target: str, port: int, *, factory: bool) -> list[str]
     ]  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Round:
+    wrk: WrkResult
+    cpu_seconds: float
+    seconds: int
+
+    @property
+    def per_cpu_second(self) -> float:
+        requests = self.wrk.requests_per_second * self.seconds
+        return requests / self.cpu_seconds if self.cpu_seconds else 0.0
+
+
 @contextmanager
-def _serving(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
+def _serving(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[Served]:
     port = free_port()
     process = subprocess.Popen(
         _command(server, target, port, factory=factory),
@@ -65,7 +89,7 @@ def _serving(server: str, target: str, env: dict[str, str], *, factory: bool) ->
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/healthz", timeout=60)
-        yield base
+        yield Served(base, process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -74,72 +98,97 @@ def _serving(server: str, target: str, env: dict[str, str], *, factory: bool) ->
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _round(served: Served, path: str, seconds: int, script: Path | None = None) -> Round:
+    before = tree_cpu_seconds(served.pid)
+    result = run_wrk(served.base_url + path, seconds=seconds, script=script)
+    return Round(result, tree_cpu_seconds(served.pid) - before, seconds)
+
+
+def _median(rounds: list[Round]) -> Round:
+    return sorted(rounds, key=lambda r: r.wrk.requests_per_second)[len(rounds) // 2]
+
+
+# What each pair serves: (label, ASGI target, is a factory, path, wrk script).
+APPS: tuple[tuple[str, str, bool, str, Path | None], ...] = (
+    ("bare", "bare:app", False, "/healthz", None),
+    ("starlette", "frameworks:starlette_app", False, "/healthz", None),
+    ("fastapi", "frameworks:fastapi_app", False, "/healthz", None),
+    ("healthz", "server.app:create_app", True, "/healthz", None),
+    ("check", "server.app:create_app", True, "/v1/authz/check", LUA),
+)
+SERVERS = ("uvicorn", "granian")
+
+
 def run(size: Size) -> list[Figure]:
-    seconds = size.pick(10, 3, 1)
+    seconds, rounds = size.pick((10, 3), (5, 2), (1, 1))
     data = Path(tempfile.mkdtemp(prefix="rampart-bench-servers-"))
     env = {
         "RAMPART_DATA_DIR": str(data),
         "RAMPART_SCHEDULER": "off",
         "RAMPART_LOG_LEVEL": "WARNING",
     }
+    measured: dict[tuple[str, str], list[Round]] = {}
     try:
         with rampart_server(env=env, data_dir=data) as prepared:  # set-up: migrations, keys
-            bearer = service_bearer(prepared.base_url, env, CLIENT_ID)
-        results: dict[tuple[str, str], WrkResult] = {}
-        for server in ("uvicorn", "granian"):
-            with _serving(server, "bare:app", {}, factory=False) as base:
-                results[server, "bare"] = run_wrk(base + "/healthz", seconds=seconds)
-            for floor in FRAMEWORK_FLOORS:
-                with _serving(server, f"frameworks:{floor}_app", {}, factory=False) as base:
-                    results[server, floor] = run_wrk(base + "/healthz", seconds=seconds)
-            with _serving(server, "server.app:create_app", env, factory=True) as base:
-                results[server, "healthz"] = run_wrk(base + "/healthz", seconds=seconds)
-                os.environ["BENCH_BEARER"] = bearer
-                results[server, "check"] = run_wrk(
-                    base + "/v1/authz/check", seconds=seconds, script=LUA
-                )
+            os.environ["BENCH_BEARER"] = service_bearer(prepared.base_url, env, CLIENT_ID)
+        for label, target, factory, path, script in APPS:
+            with ExitStack() as stack:
+                served = {
+                    server: stack.enter_context(
+                        _serving(server, target, env if factory else {}, factory=factory)
+                    )
+                    for server in SERVERS
+                }
+                for _ in range(rounds):
+                    for server in SERVERS:
+                        one = _round(served[server], path, seconds, script)
+                        measured.setdefault((server, label), []).append(one)
     finally:
         os.environ.pop("BENCH_BEARER", None)
         shutil.rmtree(data, ignore_errors=True)
+    results = {key: _median(value) for key, value in measured.items()}
     figures = []
-    for server in ("uvicorn", "granian"):
-        bare, healthz = results[server, "bare"], results[server, "healthz"]
-        figures.append(
-            Figure(
-                f"GET /healthz, {server}, {WORKERS} workers",
-                healthz.requests_per_second,
-                "req/s",
-                anchor=f"bare ASGI app, {server}",
-                anchor_value=bare.requests_per_second,
-                target="within 10% of the bare app",
-                notes={"p99_ms": healthz.p99_ms, "anchor_p99_ms": bare.p99_ms},
-            )
-        )
-        for floor in FRAMEWORK_FLOORS:
+    for server in SERVERS:
+        bare = results[server, "bare"]
+        for label, name in (
+            ("healthz", "Rampart"),
+            ("fastapi", "one-route FastAPI app"),
+            ("starlette", "one-route Starlette app"),
+        ):
+            result = results[server, label]
             figures.append(
                 Figure(
-                    f"GET /healthz, one-route {floor} app, {server}, {WORKERS} workers",
-                    results[server, floor].requests_per_second,
+                    f"GET /healthz, {name}, {server}, {WORKERS} workers",
+                    result.wrk.requests_per_second,
                     "req/s",
                     anchor=f"bare ASGI app, {server}",
-                    anchor_value=bare.requests_per_second,
-                    notes={"p99_ms": results[server, floor].p99_ms},
+                    anchor_value=bare.wrk.requests_per_second,
+                    target="within 10% of the bare app" if label == "healthz" else None,
+                    notes={
+                        "p99_ms": result.wrk.p99_ms,
+                        "per_cpu_second": result.per_cpu_second,
+                        "anchor_per_cpu_second": bare.per_cpu_second,
+                    },
                 )
             )
-    for endpoint, label in (("healthz", "GET /healthz"), ("check", "POST /v1/authz/check")):
-        uvicorn, granian = results["uvicorn", endpoint], results["granian", endpoint]
-        figures.append(
-            Figure(
-                f"{label}, granian against uvicorn, {WORKERS} workers",
-                granian.requests_per_second,
-                "req/s",
-                anchor="uvicorn",
-                anchor_value=uvicorn.requests_per_second,
-                notes={
-                    "p99_ms": granian.p99_ms,
-                    "anchor_p99_ms": uvicorn.p99_ms,
-                    "errors": granian.errors + uvicorn.errors,
-                },
+    for label, name in (("healthz", "GET /healthz"), ("check", "POST /v1/authz/check")):
+        uvicorn, granian = results["uvicorn", label], results["granian", label]
+        for unit, ours, theirs in (
+            ("req/s", granian.wrk.requests_per_second, uvicorn.wrk.requests_per_second),
+            ("req/CPU-s", granian.per_cpu_second, uvicorn.per_cpu_second),
+        ):
+            figures.append(
+                Figure(
+                    f"{name}, granian against uvicorn, {WORKERS} workers",
+                    ours,
+                    unit,
+                    anchor="uvicorn",
+                    anchor_value=theirs,
+                    notes={
+                        "p99_ms": granian.wrk.p99_ms,
+                        "anchor_p99_ms": uvicorn.wrk.p99_ms,
+                        "errors": granian.wrk.errors + uvicorn.wrk.errors,
+                    },
+                )
             )
-        )
     return figures

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Figure, Size
-from benchmarks.servers import ROOT, WrkResult, free_port, run_wrk, wait_http
+from benchmarks.servers import ROOT, WrkResult, free_port, run_wrk, tree_cpu_seconds, wait_http
 
 ANCHOR_DIR = ROOT / "benchmarks" / "anchors" / "oidc-provider"
 _SERVER_PIDS: dict[str, int] = {}  # base URL -> process group leader, for CPU accounting
@@ -119,22 +119,6 @@ def _basic(client_id: str, secret: str) -> str:
     return base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU of a process and its descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
-
-
 @dataclass
 class Measured:
     """A wrk run plus the server's CPU seconds spent during it (for load-independent ratios)."""
@@ -150,9 +134,9 @@ class Measured:
 
 def _measure(base: str, path: str, script: str, env: dict[str, str], seconds: int) -> Measured:
     pid = _SERVER_PIDS[base]
-    before = _tree_cpu_seconds(pid)
+    before = tree_cpu_seconds(pid)
     result = _wrk(base + path, script, env, seconds)
-    cpu = _tree_cpu_seconds(pid) - before
+    cpu = tree_cpu_seconds(pid) - before
     return Measured(result, result.requests_per_second * seconds, cpu)
 
 

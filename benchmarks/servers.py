@@ -83,6 +83,22 @@ def _status_kib(path: str, field: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU of a process and its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and all its descendants, summed (pages they share, such as
     libraries in a supervisor and its workers, are counted once per process)."""
