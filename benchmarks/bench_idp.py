@@ -9,8 +9,8 @@ driven by wrk with Lua scripts:
 
 Servers are measured in 2 interleaved rounds with their CPU seconds (req per CPU-second is the
 load-independent ratio). Rampart runs `python -m server --workers 2` (what `rampart serve` execs:
-granian, uvloop) on the embedded default (SQLite) unless ``BENCH_IDP_DATABASE_URL`` names another
-database.
+uvicorn, uvloop, httptools) on the embedded default (SQLite) unless ``BENCH_IDP_DATABASE_URL``
+names another database.
 """
 
 from __future__ import annotations

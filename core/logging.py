@@ -18,16 +18,8 @@ from core import context
 from core.sensitive import MASK, is_secret_name, mask_card_numbers, redact
 from core.settings import Settings
 
-# Loggers that third parties configure with their own handlers; ours must own them (granian
-# serves Rampart; uvicorn serves the examples and test doubles).
-_TAKEN_OVER_LOGGERS = (
-    "_granian",
-    "granian.access",
-    "uvicorn",
-    "uvicorn.error",
-    "uvicorn.access",
-    "uvicorn.asgi",
-)
+# Loggers that third parties configure with their own handlers; ours must own them.
+_TAKEN_OVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 # uvicorn's ANSI-coloured copy of its message, and the `message` another formatter may have
 # cached on the record: noise in JSON.
 _DROPPED_KEYS = ("color_message", "message")

@@ -23,8 +23,8 @@ e.g. `error: RAMPART_KMS='hsm': input should be 'local' or 'vault'`. Lists are r
 When it is set and names this very server (a loopback name or the bind host) on another port,
 the server starts with a `warning:` line on stderr; an issuer on another host is taken for the
 public URL of a proxy in front and left alone. `rampart serve` and `python -m server` hand
-their `--host` and `--port` on to the settings; a bare
-`granian --interface asgi --factory server.app:create_app` (or uvicorn) does not, so give it `RAMPART_PORT` (or `RAMPART_ISSUER`) too.
+their `--host` and `--port` on to the settings; a bare `uvicorn --factory server.app:create_app`
+does not, so give it `RAMPART_PORT` (or `RAMPART_ISSUER`) too.
 
 `RAMPART_ENV=production` refuses to start `rampart serve`, `python -m server` and
 `rampart worker` with any insecure default, one line each naming the setting to change: SQLite

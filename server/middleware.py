@@ -74,8 +74,6 @@ class SecurityHeaders:
             (b"x-frame-options", b"DENY"),
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"cache-control", b"no-store"),
-            # The HTTP server adds its own name when the app sends none: say no more than this.
-            (b"server", b"rampart"),
         ]
         self._default: Headers = [
             *common,

@@ -19,7 +19,6 @@ ALWAYS = {
     "cross-origin-opener-policy": "same-origin",
     "cache-control": "no-store",
     "content-security-policy": API_CSP,
-    "server": "rampart",  # not the HTTP server's name (granian)
 }
 
 
