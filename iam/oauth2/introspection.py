@@ -1,6 +1,7 @@
 """Token introspection (RFC 7662) for every token this provider issues: a JWT access token is
 verified by its signature (cached keys; an unknown kid re-reads them) and checked against the
-revocations, a refresh token is looked up by its hash; anything else is inactive. Any
+revocations (from memory while the Redis revocation feed is live, else read exactly); a
+refresh token is looked up by its hash; anything else is inactive. Any
 authenticated confidential client (resource servers are clients) may introspect access tokens;
 refresh tokens only the client they were issued to."""
 
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from core.database import unit_of_work
 from core.settings import get_settings
 from iam.keys.service import cached_verification_key, verification_key
-from iam.oauth2 import token_store
+from iam.oauth2 import revocation_feed, token_store
 from iam.oauth2.client_auth import CONFIDENTIAL_METHODS, authenticate_client, presented_client
 from iam.oauth2.verification import (
     KeyLookup,
@@ -54,10 +55,23 @@ def _verified_with_fresh_keys(token: str) -> VerifiedToken | None:
         return _verified(token, lambda kid: verification_key(db, kid))
 
 
-def _access_token_revoked(claims: dict[str, Any]) -> bool:
-    # Exact: every answer reads the tables, so a revocation by any process counts at once.
+def _read_revocation(ref: token_store.AccessTokenRef, remember: bool) -> bool:
     with unit_of_work(read_only=True) as db:
-        return token_store.is_token_revoked(db, token_store.AccessTokenRef.from_claims(claims))
+        if remember:
+            return token_store.is_token_revoked_for_guard(db, ref)
+        return token_store.is_token_revoked(db, ref)
+
+
+async def _access_token_revoked(claims: dict[str, Any]) -> bool:
+    """With the revocation feed live (Redis), from this process's memory: every revocation
+    reaches it when committed, so a remembered "not revoked" is trusted. Without it, exact: one
+    read of the tables, so a revocation by any process counts at once."""
+    ref = token_store.AccessTokenRef.from_claims(claims)
+    revocation_feed.ensure_subscribed()
+    live = revocation_feed.live()
+    if live and token_store.guard_revocations.known_not_revoked(ref.jti):
+        return False
+    return await run_in_threadpool(_read_revocation, ref, live)
 
 
 async def _access_token_state(token: str) -> dict[str, Any]:
@@ -72,7 +86,7 @@ async def _access_token_state(token: str) -> dict[str, Any]:
     verified = _verified(token, cached_keys)
     if verified is None and unknown_kid:  # a cold or stale key cache, or a new key
         verified = await run_in_threadpool(_verified_with_fresh_keys, token)
-    if verified is None or await run_in_threadpool(_access_token_revoked, verified.claims):
+    if verified is None or await _access_token_revoked(verified.claims):
         return INACTIVE
     return access_token_body(verified.claims)
 
