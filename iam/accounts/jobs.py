@@ -57,7 +57,7 @@ class PurgeSessionsArgs(BaseModel):
 @job(name="iam.purge_login_sessions", args_model=PurgeSessionsArgs, timeout=600)
 def purge_login_sessions(db: Session, args: PurgeSessionsArgs) -> JobResult:
     """Delete login sessions that ended or expired more than N days ago."""
-    from iam.sessions.service import purge_ended_sessions
+    from iam.sessions.repository import purge_ended_sessions
 
     deleted = purge_ended_sessions(db, older_than=utcnow() - timedelta(days=args.older_than_days))
     return {"deleted": deleted}

@@ -17,6 +17,7 @@ from iam.accounts.exceptions import InvalidEmail, PasswordRejected, UserNotFound
 from iam.accounts.models import PasswordHistory, Role, User
 from iam.accounts.password_rules import HISTORY_DEPTH, password_problems
 from iam.accounts.passwords import hash_password, verify_password
+from iam.sessions.repository import end_all_sessions
 
 # Roles every installation knows; those requiring MFA force enrolment at their members' login.
 BUILTIN_ROLES: dict[str, tuple[str, bool]] = {
@@ -203,8 +204,6 @@ def reset_password(db: Session, user: User, password: str, *, reason: str) -> No
     """An administrator sets a new password under the rules and ends the user's sessions
     (whoever held the old password is logged out); audited with who did it and why."""
     set_password(db, user, password)
-    from iam.sessions.service import end_all_sessions  # sessions depend on accounts
-
     ended = end_all_sessions(db, user.id)
     record_event(
         db,
@@ -252,9 +251,8 @@ def disable_user(db: Session, user: User, *, reason: str = "disabled by an admin
     user.disabled_at = utcnow()
     user.disabled_reason = reason[:100]
     db.flush()
-    # Imported here: sessions and tokens depend on accounts, not the other way round.
+    # Imported here: tokens depend on accounts, not the other way round.
     from iam.oauth2 import token_store
-    from iam.sessions.service import end_all_sessions
 
     ended = end_all_sessions(db, user.id)
     families = token_store.revoke_families_of_user(db, user.id, "user_disabled")

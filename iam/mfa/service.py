@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from core.audit.service import record_event
 from iam.mfa import recovery, totp
 from iam.mfa.models import RecoveryCode, TotpCredential, WebAuthnCredential
+from iam.sessions.repository import end_all_sessions
 
 # RFC 8176 amr values: TOTP and recovery codes are one-time passwords, keys are hardware keys.
 AMR_BY_METHOD = {"totp": "otp", "recovery": "otp", "webauthn": "hwk"}
@@ -62,8 +63,6 @@ def reset_mfa(db: Session, user_id: UUID, *, reason: str = "reset by an administ
         result = db.execute(delete(model).where(model.user_id == user_id))
         removed += int(result.rowcount)  # type: ignore[attr-defined]
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-    from iam.sessions.service import end_all_sessions
-
     ended = end_all_sessions(db, user_id)
     record_event(
         db,

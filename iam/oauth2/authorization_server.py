@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from authlib.oauth2 import AuthorizationServer as _AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from sqlalchemy.orm import Session
@@ -17,15 +15,17 @@ from starlette.responses import Response
 from core.audit.service import record_event
 from core.settings import get_settings
 from iam.oauth2 import service, token_store
-from iam.oauth2.client_auth import PrivateKeyJwtAuthentication
-from iam.oauth2.client_secrets import spend_dummy_secret_check
+from iam.oauth2.client_auth import (
+    ClientAuthenticationFailed,
+    authenticate_client_in,
+    presented_client,
+)
 from iam.oauth2.grants.authorization_code import (
     AuthorizationCodeGrant,
     RampartOpenIDCode,
     RedeemedCode,
     S256CodeChallenge,
 )
-from iam.oauth2.grants.client_credentials import ClientCredentialsGrant
 from iam.oauth2.grants.device_code import (
     PresentedDeviceCode,
     RampartDeviceAuthorizationEndpoint,
@@ -35,7 +35,8 @@ from iam.oauth2.grants.refresh_token import PresentedRefreshToken, RefreshTokenG
 from iam.oauth2.models import RefreshFamily
 from iam.oauth2.registered_client import RegisteredClient
 from iam.oauth2.requests import RampartOAuth2Request, RequestSnapshot
-from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
+from iam.oauth2.responses import json_answer
+from iam.oauth2.token_endpoints import RevocationEndpoint
 from iam.oauth2.tokens import Subject
 
 
@@ -56,18 +57,6 @@ class IssuerParameter(_IssuerParameter):  # type: ignore[misc]
         return get_settings().issuer
 
 
-class ClientAuthenticationFailed(InvalidClientError):  # type: ignore[misc]
-    """The one answer to every failed client authentication — unknown client, wrong secret,
-    wrong method, bad assertion — so it tells neither which client ids exist nor how they
-    authenticate (RFC 6749 §5.2: 401 with a ``WWW-Authenticate`` challenge)."""
-
-    status_code = 401
-    description = "Client authentication failed."
-
-    def __init__(self) -> None:
-        super().__init__(description=self.description, status_code=401)
-
-
 class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def __init__(self, db: Session) -> None:
         super().__init__(scopes_supported=None)
@@ -77,12 +66,9 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             AuthorizationCodeGrant, [S256CodeChallenge(required=True), RampartOpenIDCode()]
         )
         self.register_grant(RefreshTokenGrant)
-        self.register_grant(ClientCredentialsGrant)
         self.register_grant(RampartDeviceCodeGrant)
         self.register_endpoint(RampartDeviceAuthorizationEndpoint)
-        self.register_endpoint(IntrospectionEndpoint)
         self.register_endpoint(RevocationEndpoint)
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJwtAuthentication(db))
         self.register_extension(IssuerParameter())
 
     # ---- authlib hooks ------------------------------------------------------------------
@@ -92,8 +78,6 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
             return None
         if client_id not in self._clients:
             row = service.get_client(self.db, client_id)
-            if row is None or not row.enabled:
-                spend_dummy_secret_check(None)  # as long as a known client's secret check
             usable = row is not None and row.enabled  # a disabled client is as unknown
             self._clients[client_id] = RegisteredClient(self.db, row) if row and usable else None
         return self._clients[client_id]
@@ -101,10 +85,14 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def authenticate_client(
         self, request: RampartOAuth2Request, methods: list[str], endpoint: str = "token"
     ) -> RegisteredClient:
-        try:
-            client: RegisteredClient = super().authenticate_client(request, methods, endpoint)
-        except InvalidClientError as exc:
-            raise ClientAuthenticationFailed() from exc
+        """Replaces authlib's client authentication with Rampart's one implementation
+        (iam.oauth2.client_auth), so a client authenticates alike on every endpoint."""
+        presented = presented_client(request.headers, request.form)
+        authenticated = authenticate_client_in(self.db, presented, methods)
+        client = self.query_client(authenticated.client_id)
+        if client is None:  # deleted or disabled since the cache last read it
+            raise ClientAuthenticationFailed()
+        request.auth_method = presented.method  # PKCE (RFC 7636) reads it
         return client
 
     def create_oauth2_request(self, request: Any) -> RampartOAuth2Request:
@@ -125,14 +113,8 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def handle_response(
         self, status: int, body: Any, headers: list[tuple[str, str]]
     ) -> OAuth2Response:
-        header_map = dict(headers)
-        if isinstance(body, dict):
-            content = orjson.dumps(body)
-            header_map["Content-Type"] = "application/json"
-        else:
-            content = (body or "").encode("utf-8")
-        header_map.setdefault("Cache-Control", "no-store")
-        return OAuth2Response(content, status_code=status, headers=header_map)
+        answer = json_answer(status, body, headers)
+        return OAuth2Response(answer.body, status_code=status, headers=dict(answer.headers))
 
     def save_token(self, token: dict[str, Any], request: RampartOAuth2Request) -> None:
         """Remember what this grant issued (refresh generation, code → tokens) and audit it."""

@@ -1,23 +1,24 @@
 """In-process cache of what client authentication needs of a registered client (auth method,
 secret HMAC and its pepper, grants, scopes, audiences), so the token and introspection
-endpoints authenticate without a database round trip.
+endpoints authenticate without a database round trip (iam.oauth2.client_auth is its user).
 
 Freshness: an entry lives ``TTL_SECONDS``. A rotation or deletion made in this process evicts it
 at once (and again after the commit). Another process or replica sees the change within
 ``TTL_SECONDS`` at most: an old secret may keep working that long there. An unknown (or disabled)
-client id is remembered as absent for as long, apart and bounded on its own: a fast path then
-sends it to the full (database) path without a lookup of its own, so refusing an unknown client
-costs what refusing a known one with a wrong secret costs (no timing oracle on client ids). A
-client created meanwhile in another process is served by the full path until then.
+client id is remembered as absent for as long, apart and bounded on its own: it is then refused
+without a lookup of its own, so refusing an unknown client costs what refusing a known one with a
+wrong secret costs (no timing oracle on client ids). A client created meanwhile in another
+process is refused here until the absence expires (at most ``TTL_SECONDS``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import event, select
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.database import get_engine
 from core.kms.service import load_data_key
+from iam.oauth2.client_secrets import hash_client_secret
 from iam.oauth2.models import OAuth2Client
 
 TTL_SECONDS = 5.0
@@ -41,6 +43,7 @@ class CachedClient:
     audiences: tuple[str, ...]
     secret_hash: bytes | None = field(repr=False)
     pepper: bytes | None = field(repr=False)
+    jwks: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def secret_matches(self, presented: str) -> bool:
         """Constant-time comparison of HMAC(pepper, presented) with the stored hash."""
@@ -48,17 +51,21 @@ class CachedClient:
             return False
         if not presented or len(presented) > 512:
             return False
-        computed = hmac.new(self.pepper, presented.encode("utf-8"), hashlib.sha256).digest()
-        return hmac.compare_digest(computed, self.secret_hash)
+        return hmac.compare_digest(hash_client_secret(self.pepper, presented), self.secret_hash)
 
     def allowed_scope(self, scope: str | None) -> str | None:
-        """Same answer as RegisteredClient.get_allowed_scope (None: invalid_scope)."""
-        if not scope:
-            return " ".join(sorted(set(self.scopes)))
-        requested = scope_to_list(scope)
-        if not set(requested) <= set(self.scopes):
-            return None
-        return " ".join(dict.fromkeys(requested))
+        return allowed_scope(self.scopes, scope)
+
+
+def allowed_scope(allowed: Collection[str], scope: str | None) -> str | None:
+    """The requested scope if every part is allowed (keeping the request's order, without
+    duplicates); None (invalid_scope) otherwise. No scope requested: the full allowance."""
+    if not scope:
+        return " ".join(sorted(set(allowed)))
+    requested = scope_to_list(scope)
+    if not set(requested) <= set(allowed):
+        return None
+    return " ".join(dict.fromkeys(requested))
 
 
 _lock = threading.Lock()
@@ -114,6 +121,7 @@ def load_client(db: Session, client_id: str) -> CachedClient | None:
         audiences=tuple(row.audiences),
         secret_hash=row.secret_hash,
         pepper=pepper,
+        jwks=row.jwks,
     )
     with _lock:
         if len(_entries) >= MAX_ENTRIES:

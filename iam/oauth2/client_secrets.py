@@ -48,14 +48,6 @@ def current_pepper(db: Session) -> tuple[UUID, bytes]:
     return pepper_id, load_data_key(db, pepper_id)
 
 
-def secret_matches(db: Session, pepper_id: UUID, stored_hash: bytes, presented: str) -> bool:
-    """Constant-time comparison of HMAC(pepper, presented) with the stored hash."""
-    if not presented or len(presented) > 512:
-        return False
-    expected = hash_client_secret(load_data_key(db, pepper_id), presented)
-    return hmac.compare_digest(expected, stored_hash)
-
-
 _DUMMY_PEPPER = secrets.token_bytes(32)
 _DUMMY_HASH = secrets.token_bytes(32)
 

@@ -1,6 +1,8 @@
 """HTTP endpoints of the provider. The body is read on the event loop; authlib and the database
-run in the threadpool, one unit of work per request. OAuth endpoints answer in the RFC 6749 error
-format (never problem+json, never a 500 for a malformed request)."""
+run in the threadpool, one unit of work per request. Rampart's own handlers (client_credentials,
+introspection) run on the event loop and reach the database only on a cache miss. OAuth
+endpoints answer in the RFC 6749 error format (never problem+json, never a 500 for a malformed
+request)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
@@ -23,13 +26,15 @@ from iam.oauth2 import discovery
 from iam.oauth2 import openapi_docs as docs
 from iam.oauth2.authorization_server import AuthorizationServer
 from iam.oauth2.authorize import authorize
-from iam.oauth2.fast_paths import client_credentials_token, introspect_access_token
+from iam.oauth2.grants.client_credentials import GRANT_TYPE as CLIENT_CREDENTIALS
+from iam.oauth2.grants.client_credentials import client_credentials_token
 from iam.oauth2.grants.device_code import RampartDeviceAuthorizationEndpoint
+from iam.oauth2.introspection import introspect
 from iam.oauth2.logout import end_session
 from iam.oauth2.pages import error_page
 from iam.oauth2.requests import RequestSnapshot
-from iam.oauth2.responses import oauth_error
-from iam.oauth2.token_endpoints import IntrospectionEndpoint, RevocationEndpoint
+from iam.oauth2.responses import error_answer, oauth_error, token_json
+from iam.oauth2.token_endpoints import RevocationEndpoint
 from iam.oauth2.userinfo_endpoint import userinfo
 
 router = APIRouter(tags=["oauth2"], route_class=StrictJsonRoute)
@@ -40,6 +45,9 @@ log = get_logger(__name__)
 # request, answered in the RFC 6749 error format every OAuth client parses (invalid_request).
 MAX_FORM_BYTES = 64 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+OAuthAnswer = Callable[[RequestSnapshot], Awaitable[Response]]
 
 
 class MalformedRequest(Exception):
@@ -82,24 +90,27 @@ def _in_transaction(work: Callable[[Any], Response]) -> Response:
         return work(db)
 
 
-async def _run_oauth(
-    request: Request,
-    work: Callable[[Any, RequestSnapshot], Response],
-    fast_path: Callable[[RequestSnapshot], Awaitable[Response | None]] | None = None,
-) -> Response:
-    """Token-style endpoints: JSON errors in RFC 6749 form, 503 when a dependency is down.
-    ``fast_path`` may answer a plainly well-formed request first (see iam.oauth2.fast_paths);
-    when it returns None, authlib's full path decides."""
+def _on_authlib(work: Callable[[Any, RequestSnapshot], Response]) -> OAuthAnswer:
+    """An endpoint (or grant) of authlib's: its sync work in the threadpool, one transaction."""
+
+    async def answer(snapshot: RequestSnapshot) -> Response:
+        return await run_in_threadpool(_in_transaction, lambda db: work(db, snapshot))
+
+    return answer
+
+
+async def _run_oauth(request: Request, answer: OAuthAnswer) -> Response:
+    """Token-style endpoints: JSON errors in RFC 6749 form, 503 when a dependency is down."""
     try:
         snapshot = await _snapshot(request, form_required=True)
     except MalformedRequest as exc:
         return oauth_error("invalid_request", str(exc))
     try:
-        if fast_path is not None:
-            answered = await fast_path(snapshot)
-            if answered is not None:
-                return answered
-        return await run_in_threadpool(_in_transaction, lambda db: work(db, snapshot))
+        return await answer(snapshot)
+    except MalformedRequest as exc:  # its text may quote the caller's parameter name
+        return oauth_error("invalid_request", str(exc))
+    except OAuth2Error as exc:  # raised by Rampart's own handlers (authlib renders its own)
+        return error_answer(exc)
     except RampartError as exc:
         if exc.status == 503:
             return oauth_error("temporarily_unavailable", exc.detail, 503)
@@ -107,44 +118,48 @@ async def _run_oauth(
         return oauth_error("invalid_request", exc.detail)
 
 
-def _repeated(snapshot: RequestSnapshot) -> str | None:
-    seen: set[str] = set()
-    for name, _ in snapshot.form:
-        if name in seen:
-            return name
-        seen.add(name)
-    return None
+def _single_valued(snapshot: RequestSnapshot) -> dict[str, str]:
+    """The form, each parameter given once (RFC 6749 §3.1, §3.2), else invalid_request."""
+    form: dict[str, str] = {}
+    for name, value in snapshot.form:
+        if name in form:
+            raise MalformedRequest(f"'{name}' is given more than once.")
+        form[name] = value
+    return form
 
 
-def _token(db: Any, snapshot: RequestSnapshot) -> Response:
-    repeated = _repeated(snapshot)
-    if repeated:
-        return oauth_error("invalid_request", f"'{repeated}' is given more than once.")
+def _authlib_token(db: Any, snapshot: RequestSnapshot) -> Response:
     response: Response = AuthorizationServer(db).create_token_response(snapshot)
     return response
 
 
 def _device_authorization(db: Any, snapshot: RequestSnapshot) -> Response:
-    repeated = _repeated(snapshot)
-    if repeated:
-        return oauth_error("invalid_request", f"'{repeated}' is given more than once.")
+    _single_valued(snapshot)
     server = AuthorizationServer(db)
     return server.create_endpoint_response(  # type: ignore[no-any-return]
         RampartDeviceAuthorizationEndpoint.ENDPOINT_NAME, snapshot
     )
 
 
-def _introspect(db: Any, snapshot: RequestSnapshot) -> Response:
-    server = AuthorizationServer(db)
-    return server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
+async def _token(snapshot: RequestSnapshot) -> Response:
+    """client_credentials is Rampart's (iam.oauth2.grants.client_credentials); the grants for a
+    user (authorization_code, refresh_token, device_code) are authlib's."""
+    form = _single_valued(snapshot)
+    if form.get("grant_type") == CLIENT_CREDENTIALS:
+        return await client_credentials_token(snapshot.headers, form)
+    return await _on_authlib(_authlib_token)(snapshot)
+
+
+async def _introspect(snapshot: RequestSnapshot) -> Response:
+    return token_json(await introspect(snapshot.headers, _single_valued(snapshot)))
 
 
 async def token_endpoint(request: Request) -> Response:
-    return await _run_oauth(request, _token, fast_path=client_credentials_token)
+    return await _run_oauth(request, _token)
 
 
 async def introspection_endpoint(request: Request) -> Response:
-    return await _run_oauth(request, _introspect, fast_path=introspect_access_token)
+    return await _run_oauth(request, _introspect)
 
 
 router.add_api_route(
@@ -185,7 +200,7 @@ router.add_api_route(
 )
 async def device_authorization_endpoint(request: Request) -> Response:
     """RFC 8628 §3.1: a device code for the polling client, a user code for the person."""
-    return await _run_oauth(request, _device_authorization)
+    return await _run_oauth(request, _on_authlib(_device_authorization))
 
 
 @router.post(
@@ -204,7 +219,7 @@ async def revocation_endpoint(request: Request) -> Response:
         server = AuthorizationServer(db)
         return server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME, snapshot)  # type: ignore[no-any-return]
 
-    return await _run_oauth(request, work)
+    return await _run_oauth(request, _on_authlib(work))
 
 
 _PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {

@@ -1,14 +1,14 @@
-"""The client as authlib sees it (its ClientMixin contract) over our ``OAuth2Client`` row."""
+"""The client as authlib sees it (its ClientMixin contract) over our ``OAuth2Client`` row. Its
+secret is never checked here: iam.oauth2.client_auth authenticates every client."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy.orm import Session
 
-from iam.oauth2.client_secrets import secret_matches
+from iam.oauth2.client_cache import allowed_scope
 from iam.oauth2.models import OAuth2Client
 
 
@@ -37,26 +37,11 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """The requested scope if every part is allowed; None (invalid_scope) otherwise.
-        No scope requested: the client's full allowance."""
-        allowed = set(self.row.scopes)
-        if not scope:
-            return " ".join(sorted(allowed))
-        requested = scope_to_list(scope)
-        if not set(requested) <= allowed:
-            return None
-        # Keep the client's order, drop duplicates.
-        return " ".join(dict.fromkeys(requested))
+        return allowed_scope(self.row.scopes, scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string match against the registered list (no prefix, no wildcard).
         return redirect_uri in self.row.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        row = self.row
-        if row.secret_hash is None or row.secret_pepper_id is None:
-            return False
-        return secret_matches(self.db, row.secret_pepper_id, row.secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == self.row.token_endpoint_auth_method

@@ -1,5 +1,5 @@
-"""Introspection (RFC 7662) and revocation (RFC 7009) on authlib's endpoints: a JWT access token
-is recognized by its signature and tracked by ``jti``; a refresh token by its hash."""
+"""Revocation (RFC 7009) on authlib's endpoint: a JWT access token is recognized by its signature
+and tracked by ``jti``; a refresh token by its hash. (Introspection: iam.oauth2.introspection.)"""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from sqlalchemy.orm import Session
 
 from core.audit.service import record_event
 from core.settings import get_settings
 from iam.keys.service import verification_key
 from iam.oauth2 import token_store
+from iam.oauth2.client_auth import CONFIDENTIAL_METHODS
 from iam.oauth2.requests import RampartOAuth2Request
 from iam.oauth2.token_store import RefreshLookup
 from iam.oauth2.verification import TokenRejected, verify_access_token_any_audience
-
-_CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-_INTROSPECTED_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti")
-_USER_CLAIMS = ("auth_time", "acr", "amr", "sid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +64,6 @@ class RefreshTokenRecord:
 TokenRecord = AccessTokenRecord | RefreshTokenRecord
 
 
-def introspection_body(claims: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7662 §2.2 answer for an active JWT access token."""
-    body: dict[str, Any] = {"active": True, "token_type": "Bearer"}
-    for name in (*_INTROSPECTED_CLAIMS, *_USER_CLAIMS):
-        if name in claims:
-            body[name] = claims[name]
-    return body
-
-
 def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
     """The token as this provider knows it, whatever the hint says (the hint is only a hint)."""
     if not isinstance(token, str) or not token or len(token) > 16384:
@@ -99,39 +86,8 @@ def find_token(db: Session, token: str, hint: str | None) -> TokenRecord | None:
     return AccessTokenRecord(claims=verified.claims, revoked=token_store.is_token_revoked(db, ref))
 
 
-class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = _CONFIDENTIAL_METHODS
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
-        return find_token(self.server.db, token_string, token_type_hint)
-
-    def check_permission(
-        self, token: TokenRecord, client: Any, request: RampartOAuth2Request
-    ) -> bool:
-        # Any authenticated confidential client (resource servers are clients) may introspect
-        # access tokens; refresh tokens only by the client they were issued to.
-        if isinstance(token, RefreshTokenRecord):
-            return token.check_client(client)
-        return True
-
-    def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
-        if isinstance(token, AccessTokenRecord):
-            return introspection_body(token.claims)
-        family = token.lookup.family
-        return {
-            "active": True,
-            "token_type": "refresh_token",
-            "client_id": family.client_id,
-            "sub": str(family.user_id),
-            "scope": family.scope,
-            "iss": get_settings().issuer,
-            "iat": int(token.lookup.token.created_at.timestamp()),
-            "exp": int(family.expires_at.timestamp()),
-        }
-
-
 class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = [*_CONFIDENTIAL_METHODS, "none"]
+    CLIENT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return find_token(self.server.db, token_string, token_type_hint)

@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.audit.service import record_event
 from core.clock import utcnow
 from core.settings import get_settings
+from iam.oauth2 import revocation_feed
 from iam.oauth2.models import (
     AuthorizationCode,
     RefreshFamily,
@@ -264,6 +265,7 @@ def revoke_access_jti(
     except IntegrityError:
         pass  # revoked concurrently: same outcome
     revocation_cache_invalidate(jti, expires_at)
+    revocation_feed.announce_after_commit(db, revocation_feed.jti_message(jti, expires_at))
 
 
 # How stale the guard may be about another process's revocation. The promise is 1 s on every
@@ -369,6 +371,12 @@ class GuardRevocations:
             self._not_revoked_until.clear()
             self._refs.clear()
 
+    def forget_answers(self) -> None:
+        """Drop every "not revoked" answer (what this process revoked is kept)."""
+        with self._lock:
+            self._not_revoked_until.clear()
+            self._refs.clear()
+
     def forget(self) -> None:
         with self._lock:
             self._not_revoked_until.clear()
@@ -403,9 +411,11 @@ def is_token_revoked(db: Session, ref: AccessTokenRef) -> bool:
 
 
 def is_token_revoked_for_guard(db: Session, ref: AccessTokenRef) -> bool:
-    """The zero-trust guard's check: a revocation by this process counts at once, one by another
-    process within REVOCATION_CACHE_SECONDS (see docs/identity.md). Introspection and userinfo
-    keep :func:`is_token_revoked` (exact)."""
+    """The check of the zero-trust guard and of introspection, from memory: a revocation by this
+    process counts at once, one by another process as soon as the revocation feed delivers it
+    (Redis) or within REVOCATION_CACHE_SECONDS (see docs/identity.md). Userinfo keeps
+    :func:`is_token_revoked` (exact)."""
+    revocation_feed.ensure_subscribed()
     return guard_revocations.is_revoked(ref.jti, lambda: is_token_revoked(db, ref), ref)
 
 
@@ -417,6 +427,7 @@ def revoke_holder(db: Session, holder: str, reason: str) -> None:
     keep = get_settings().access_token_ttl + DEFAULT_LEEWAY_SECONDS
     expires_at = now + timedelta(seconds=keep)
     guard_revocations.holder_revoked_here(holder, now, keep)  # before the commit: fail closed
+    revocation_feed.announce_after_commit(db, revocation_feed.holder_message(holder, now, keep))
     row = db.get(RevokedHolder, holder)
     if row is None:
         try:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +21,7 @@ from core.audit.service import record_event
 from core.clock import utcnow
 from core.settings import get_settings
 from iam.accounts.models import User
+from iam.accounts.repository import get_user
 from iam.sessions import tokens
 from iam.sessions.models import LoginSession
 
@@ -136,8 +137,6 @@ def load_session(db: Session, request: Request) -> LoginSession | None:
 def login_state(db: Session, row: LoginSession) -> LoginState | None:
     if row.state != "authenticated" or row.auth_time is None:
         return None
-    from iam.accounts.service import get_user
-
     user = get_user(db, row.user_id)
     if user is None or user.status != "active":
         return None
@@ -241,17 +240,6 @@ def end_login(db: Session, request: Request, response: Response) -> bool:
     return True
 
 
-def end_all_sessions(db: Session, user_id: UUID) -> int:
-    """End every live session of a user (disabled account, MFA reset); returns how many."""
-    result = db.execute(
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 def csrf_for(db: Session, request: Request) -> str:
     """The CSRF token for this page's forms (see :func:`pending_cookie` for the cookie)."""
     return tokens.csrf_token(db, browser_token(request))
@@ -259,15 +247,3 @@ def csrf_for(db: Session, request: Request) -> str:
 
 def csrf_valid(db: Session, request: Request, submitted: str | None) -> bool:
     return tokens.csrf_matches(db, cookie_token(request), submitted)
-
-
-def purge_ended_sessions(db: Session, *, older_than: datetime) -> int:
-    """Delete sessions ended or expired before ``older_than`` (housekeeping)."""
-    from sqlalchemy import delete, or_
-
-    result = db.execute(
-        delete(LoginSession).where(
-            or_(LoginSession.ended_at < older_than, LoginSession.expires_at < older_than)
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidScopeError
 
 from iam.oauth2.registered_client import RegisteredClient
 from iam.oauth2.requests import RampartOAuth2Request
@@ -20,8 +19,17 @@ class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
     error = "invalid_target"
 
 
+def target_audience(audiences: list[str], scope: str, resource: str | None) -> list[str]:
+    """The token's audience: the RFC 8707 ``resource`` if the client may address it (else
+    invalid_target), the client's default otherwise."""
+    if resource is not None and resource not in audiences:
+        raise InvalidTargetError(description="The resource is not allowed for this client.")
+    return access_token_audience(audiences, scope, resource)
+
+
 class IssuesRampartTokens:
-    """Mixin for authlib grants: replaces the server-wide token generator."""
+    """Mixin for authlib's grants (authorization code, refresh, device code: all for a user):
+    replaces the server-wide token generator."""
 
     request: RampartOAuth2Request
     server: Any
@@ -35,17 +43,9 @@ class IssuesRampartTokens:
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         client: RegisteredClient = self.request.client
-        if user is None:
-            # client_credentials: authlib passes the raw request scope; resolve it here.
-            resolved = client.get_allowed_scope(scope)
-            if resolved is None:
-                raise InvalidScopeError()
-            scope = resolved
         scope = scope or ""
         resource = self.request.form.get("resource")
-        if resource is not None and resource not in client.row.audiences:
-            raise InvalidTargetError(description="The resource is not allowed for this client.")
-        audience = access_token_audience(list(client.row.audiences), scope, resource)
+        audience = target_audience(list(client.row.audiences), scope, resource)
         access_token, issued, ttl = mint_access_token(
             self.server.db,
             client_id=client.get_client_id(),

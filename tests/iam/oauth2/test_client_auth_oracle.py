@@ -1,7 +1,7 @@
 """No oracle on clients: the token, introspection and revocation endpoints refuse an unknown
 client, a wrong secret and a wrong authentication method with one answer (status, body,
-headers), on the fast paths and on authlib's path alike, for the same database work; revoking
-another client's token answers 200 (RFC 7009 §2.2) and leaves it alone."""
+headers), for the same database work; revoking another client's token answers 200 (RFC 7009
+§2.2) and leaves it alone."""
 
 from __future__ import annotations
 
@@ -34,12 +34,11 @@ def _cold_client_cache() -> Iterator[None]:
     clear_client_cache()
 
 
-@pytest.fixture(params=["fast", "routed"])
-def server(request: pytest.FixtureRequest, oauth_settings: Settings) -> Iterator[TestClient]:
+@pytest.fixture
+def server(oauth_settings: Settings) -> Iterator[TestClient]:
     from server.app import create_app
 
-    settings = oauth_settings.model_copy(update={"fast_paths": request.param == "fast"})
-    with TestClient(create_app(settings), base_url=settings.issuer) as client:
+    with TestClient(create_app(oauth_settings), base_url=oauth_settings.issuer) as client:
         yield client
 
 
@@ -112,20 +111,6 @@ def test_every_failed_client_authentication_gets_the_same_answer(
         for name in ("does not exist", "methods", "client_secret_basic", "svc-", "rpc_"):
             assert name.encode() not in body and name not in str(headers)
         assert dict(headers)["www-authenticate"].startswith("Basic ")
-
-
-def test_fast_and_routed_paths_answer_alike(
-    oauth_settings: Settings, basic_client: RegisteredApp, post_client: RegisteredApp
-) -> None:
-    from server.app import create_app
-
-    seen = []
-    for fast in (True, False):
-        clear_client_cache()
-        settings = oauth_settings.model_copy(update={"fast_paths": fast})
-        with TestClient(create_app(settings), base_url=settings.issuer) as http:
-            seen.append(_refusals(http, "/oauth2/token", basic_client, post_client))
-    assert seen[0] == seen[1]
 
 
 def _statements(http: TestClient, request: dict[str, Any]) -> int:
