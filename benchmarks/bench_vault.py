@@ -171,7 +171,7 @@ def _hot_batch_pipeline(batches: int) -> float:
     unit of work storing the drafted rows, and the JSON answer."""
     from core.database import unit_of_work
     from vault import service
-    from vault.endpoints import tokenize_request, tokenized_batch_response
+    from vault.hot_endpoints import tokenize_request, tokenized_batch_response
     from vault.schemas import TokenizeBatchIn
 
     body = json.dumps({"items": [{"value": "4111111111111111"}] * BATCH}).encode()

@@ -2,8 +2,8 @@
 the whole batch in one statement, audit once. A failing item fails alone; a failing KMS or
 database fails the call and nothing is written (the caller's unit of work rolls back).
 
-Two steps, so a hot path can validate on its own thread and store in a group commit
-(:meth:`core.audit.writer.AuditWriter.submit_work`): :func:`prepare_batch` checks and
+Two steps, so the lean routes (vault.hot_endpoints) can validate before, and store in, a group
+commit (:meth:`core.audit.writer.AuditWriter.submit_work`): :func:`prepare_batch` checks and
 normalizes every item without touching the database; :func:`store_audited` stores them and
 returns the audit event that must commit with them. :func:`tokenize_batch` does both in the
 caller's unit of work.
