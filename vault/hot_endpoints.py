@@ -25,7 +25,7 @@ from vault import access, service
 from vault.endpoints import SCOPE_PARAMETER, caller_view
 from vault.exceptions import CandidateBudgetExceeded
 from vault.oracles import SCOPE_HEADER, CallerView, alert_event
-from vault.records import TokenizeRequest
+from vault.records import Outcome, TokenizeRequest
 from vault.schemas import (
     DetokenizeBatchIn,
     DetokenizeBatchOut,
@@ -101,7 +101,7 @@ def _drafted(
 
 def _storing(
     draft: service.DraftedBatch | service.PreparedBatch, grant: Grant, view: CallerView
-) -> Callable[[Session], tuple[list[service.Outcome], EventFields | PreparedEvent]]:
+) -> Callable[[Session], tuple[list[Outcome], EventFields | PreparedEvent]]:
     tenant, actor = grant.principal.tenant, grant.principal.actor
     if isinstance(draft, service.DraftedBatch):
         drafted = draft

@@ -229,12 +229,12 @@ def test_store_failure_answers_503_and_keeps_nothing(
     api: TestClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.errors import KmsUnavailable
-    from vault import service
+    from vault import storing
 
     def unreachable(*_args: Any, **_kwargs: Any) -> Any:
         raise KmsUnavailable("the key service is unreachable")
 
-    monkeypatch.setattr(service, "scope_keys", unreachable)
+    monkeypatch.setattr(storing, "scope_keys", unreachable)
     answer = _post(api, "/v1/vault/pan/tokens", {"value": "4111111111111111"})
     assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
     assert "request_id" in answer.json()
@@ -253,10 +253,10 @@ def test_a_batch_with_a_taken_token_is_stored_one_by_one(
     """Two requests in one shared transaction draw the same token: the shared insert cannot
     store both, so the batch is run again request by request, each drawing its own token."""
     from core.audit.service import prepare_event
-    from vault import service
+    from vault import service, token_rows
     from vault.records import TokenizeRequest
 
-    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    real_generate: Callable[..., str] = token_rows.generate_token  # type: ignore[attr-defined]
     calls: list[str] = []
 
     def same_token_twice(*args: Any) -> str:
@@ -264,7 +264,7 @@ def test_a_batch_with_a_taken_token_is_stored_one_by_one(
         calls.append(calls[0] if len(calls) == 1 else token)
         return calls[-1]
 
-    monkeypatch.setattr(service, "generate_token", same_token_twice)
+    monkeypatch.setattr(token_rows, "generate_token", same_token_twice)
 
     def work(batch: service.PreparedBatch) -> Any:
         def run(session: Session) -> Any:
@@ -336,17 +336,17 @@ def test_a_drafted_batch_alone_with_a_taken_token_is_stored_all_or_none(
 ) -> None:
     """A batch alone in its transaction inserts its drafted rows all or none: when one token is
     taken, none stays from that attempt and the batch is stored again, drawing afresh."""
-    from vault import service
+    from vault import token_rows
 
     first = _token(api, "pan", "4111111111111111")
-    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    real_generate: Callable[..., str] = token_rows.generate_token  # type: ignore[attr-defined]
     draws: list[str] = []
 
     def second_draw_taken(*args: Any) -> str:
         draws.append(first if len(draws) == 1 else real_generate(*args))
         return draws[-1]
 
-    monkeypatch.setattr(service, "generate_token", second_draw_taken)
+    monkeypatch.setattr(token_rows, "generate_token", second_draw_taken)
     answer = _post(
         api,
         "/v1/vault/pan/tokens/batch",
