@@ -83,7 +83,7 @@ class _Configuration:
     authenticator: Authenticator | None = None
     decider: Decider | None = None
     recorder: DecisionRecorder | None = None
-    # Answers from memory only (no database, no signature check) or None: hot paths use it.
+    # Answers from memory only (no database, no signature check) or None: lean routes use it.
     cached_authenticator: Authenticator | None = None
     decision_event: DecisionEvent | None = None
     # The caller of a browser page: its complete login session (cookie), never a bearer token.
@@ -103,7 +103,7 @@ def configure(
     session_authenticator: Authenticator | None = None,
 ) -> None:
     """Plug in the verifier and the enforcer (done once by the server's composition).
-    ``decision_event`` must describe what ``recorder`` records, for :func:`grant_for_hot_path`;
+    ``decision_event`` must describe what ``recorder`` records, for :func:`grant_access`;
     ``session_authenticator`` names the caller of a page (:func:`authorize_page`)."""
     _configured.authenticator = authenticator
     _configured.decider = decider
@@ -221,35 +221,45 @@ def _acting(request: Request, principal: Principal) -> Principal:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """An allowed request on a hot path: who, and the decision's audit entry (if it needs one)
-    that the caller commits together with its own writes, before answering."""
+    """An allowed request of a lean route: who, and the decision's audit entry (if it needs
+    one) that the route commits together with its own writes, before answering."""
 
     principal: Principal
     events: tuple[EventFields, ...]
 
 
-async def grant_for_hot_path(request: Request, obj: str, act: str) -> Grant | None:
-    """The guard for a hot path, on the event loop: the caller's grant when it is authenticated
-    and allowed, else None, and the request must go through the full guard, which owns every
-    refusal (401, 403 and their audit entries, 503). Nothing is recorded here: an allow that
-    must be audited comes back as an event to commit with the request's own writes."""
+async def grant_access(request: Request, obj: str, act: str) -> Grant:
+    """The guard of a lean route (:func:`declare_permission`), on the event loop: the caller
+    from memory when the cached authenticator knows it (else the full one, in the threadpool),
+    decided like :func:`authorize` does; refusals raise as there (503 unconfigured, 401, 403,
+    a refusal recorded first). An allow that must be audited is not recorded here but comes
+    back in the grant, for the route to commit with its own writes (one transaction)."""
     config = _configured
     if config.authenticator is None or config.decider is None:
-        return None
-    if config.recorder is not None and config.decision_event is None:
-        return None  # allows may need recording, and only the full guard knows how
+        raise ServiceUnavailable("authorization is not configured; refusing (fail closed)")
     principal = config.cached_authenticator(request) if config.cached_authenticator else None
     if principal is None:
         principal = await run_in_threadpool(config.authenticator, request)
         if principal is None:
-            return None
+            raise _refusal(request)
     access = AccessRequest(principal, obj, act, _origin(request))
     decision = config.decider(access)
+    events: tuple[EventFields, ...] = ()
+    if config.recorder is not None:
+        if decision.allowed and config.decision_event is not None:
+            event = config.decision_event(access, decision)
+            events = (event,) if event is not None else ()
+        else:  # a refusal, or an allow only the recorder knows how to record: on its own
+            await run_in_threadpool(config.recorder, access, decision)
     if not decision.allowed:
-        return None
-    event = config.decision_event(access, decision) if config.decision_event else None
-    set_current(replace(current(), actor=principal.name))
-    return Grant(principal, (event,) if event is not None else ())
+        raise Forbidden(f"{act} on {obj} is not allowed for this caller")
+    return Grant(_acting(request, principal), events)
+
+
+def declare_permission(endpoint: Callable[..., Any], obj: str, act: str) -> None:
+    """Name the permission a lean route's endpoint checks itself with :func:`grant_access`, for
+    :func:`permission_of` (tests/policies/test_routes_protected.py reads it)."""
+    endpoint.rampart_permission = (obj, act)  # type: ignore[attr-defined]
 
 
 def authorize(obj: str, act: str) -> Any:
@@ -278,6 +288,7 @@ def _guard(guard: Callable[[Request], Any], obj: str, act: str, kind: str) -> An
 
 
 def permission_of(dependency: Callable[..., Any]) -> tuple[str, str] | None:
-    """The (object, action) a guard dependency checks; None for any other callable."""
+    """The (object, action) a guard dependency (or a lean route's endpoint) checks; None for
+    any other callable."""
     value = getattr(dependency, "rampart_permission", None)
     return value if isinstance(value, tuple) else None

@@ -1,18 +1,16 @@
 """Typed FastAPI dependency aliases the domain endpoints use (``DbSession``...).
 
-Domain endpoints are sync ``def``: FastAPI runs them, and these dependencies, in its threadpool.
+Domain endpoints are sync ``def``: FastAPI runs them, and these dependencies, in its threadpool
+(the vault's lean tokenize and detokenize routes are the exception: vault.hot_endpoints).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.orm import Session
-from starlette.requests import Request
-from starlette.responses import Response
 
 from core.database import unit_of_work
 
@@ -26,16 +24,3 @@ def get_db_session() -> Iterator[Session]:
 # scope="function": the commit runs before the response is sent, so a failed commit becomes the
 # error response instead of a 200 for a change that was never stored.
 DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
-
-
-# A hot path's handler (server.fast_paths): the answer, or None to let the routed endpoint answer.
-FastHandler = Callable[[Request, bytes], Awaitable[Response | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class FastPath:
-    """A hot path in front of the route at ``path`` (also the label metrics give the request)."""
-
-    path: str
-    handler: FastHandler
-    max_body_bytes: int

@@ -280,13 +280,6 @@ class Settings(BaseSettings):
         default=True,
         description="Log one line per HTTP request (the `/metrics` counters exist either way).",
     )
-    fast_paths: bool = Field(
-        default=True,
-        description=(
-            "Serve the hot requests (vault tokenize and detokenize) on their lean path with group "
-            "commit; `false` routes them like every other request (same answers, slower)."
-        ),
-    )
 
     # Accounts, login sessions and MFA (iam/accounts, iam/sessions, iam/mfa, iam/pages).
     password_hash_memory_kib: int = Field(

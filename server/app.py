@@ -15,7 +15,6 @@ from core.strict_json import StrictJsonRoute
 from server import health, registry
 from server.body_limit import BodyLimits
 from server.docs_page import DOCS_PATH, build_docs_page
-from server.fast_paths import FastPathMiddleware
 from server.lifespan import LifespanHook, build_lifespan, default_hooks
 from server.middleware import EdgeMiddleware, SecurityHeaderPolicy
 from server.openapi import install_problem_documentation
@@ -57,9 +56,6 @@ def create_app(
     install_problem_handlers(app)
     install_problem_documentation(app)
 
-    # Inside the edge (added first = innermost): hot paths get its ids, headers and metrics.
-    if settings.fast_paths:
-        app.add_middleware(FastPathMiddleware, paths=registry.fast_paths())
     # One edge middleware instead of four: each ASGI layer costs a call and a send wrapper.
     app.add_middleware(
         EdgeMiddleware,

@@ -167,9 +167,7 @@ class EdgeMiddleware:
             if declared is not None and declared > limit:
                 raise ContentTooLarge(limit)
             await self.app(scope, bounded(receive, limit), send_at_edge)
-        except (
-            ContentTooLarge
-        ) as exc:  # read by a hot path, or by a route outside FastAPI's handlers
+        except ContentTooLarge as exc:  # read by a lean route, or one outside FastAPI's handlers
             if status:
                 raise
             await too_large_response(exc)(scope, receive, send_at_edge)

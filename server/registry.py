@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from core.http import FastPath
-
 # Every module declaring ORM models; imported so Base.metadata knows every table.
 MODEL_MODULES: tuple[str, ...] = (
     "core.audit.models",
@@ -54,6 +52,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "iam.oauth2.endpoints",
     "iam.pages.endpoints",
     "vault.endpoints",
+    "vault.hot_endpoints",  # tokenize and detokenize: lean routes (no dependencies to solve)
     "vault.proxy.endpoints",
     "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
     "policies.endpoints",
@@ -70,10 +69,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "compliance.dashboard.waiver_forms",  # the control page's waive and revoke forms (POST)
     "compliance.dashboard.engagement_endpoints",
 )
-
-# Every module exposing ``FAST_PATHS`` (path -> core.http.FastPath): hot paths served in front of
-# their documented routes (server.fast_paths).
-FAST_PATH_MODULES: tuple[str, ...] = ("vault.hot_paths",)
 
 # Path prefixes whose pages need their own Content-Security-Policy (login pages: style-src 'self',
 # form-action 'self'); everything else gets the strict API policy.
@@ -103,13 +98,6 @@ BODY_LIMIT_BY_PREFIX: tuple[tuple[str, str], ...] = (
 
 def domain_routers() -> list[APIRouter]:
     return [importlib.import_module(name).router for name in ROUTER_MODULES]
-
-
-def fast_paths() -> dict[str, FastPath]:
-    paths: dict[str, FastPath] = {}
-    for name in FAST_PATH_MODULES:
-        paths.update(importlib.import_module(name).FAST_PATHS)
-    return paths
 
 
 def body_limits_by_prefix() -> list[tuple[str, int]]:

@@ -210,7 +210,7 @@ _refresh_tasks: set[asyncio.Task[None]] = set()
 
 def _refresh_ahead(jti: str) -> None:
     """Read ``jti``'s revocation state again on the threadpool while its answer is still fresh;
-    the request goes on meanwhile. Only on an event loop (the hot paths)."""
+    the request goes on meanwhile. Only on an event loop (core.authz.grant_access)."""
     if jti in _refreshing:
         return
     try:

@@ -66,7 +66,7 @@ def detokenize_audited(
     actor: str | None = None,
 ) -> tuple[list[Detokenized | RampartError], EventFields]:
     """:func:`detokenize_batch` without the append: the results and the audit event that must
-    commit with them (for the group commit of a hot path)."""
+    commit with them (for the group commit of the lean routes, vault.hot_endpoints)."""
     if not PURPOSE.match(purpose or ""):
         raise PurposeInvalid("declare a purpose: 3-64 characters, lower case, e.g. payment.capture")
     spec, found = _lookup(session, tenant, token_type, tokens)

@@ -1,6 +1,7 @@
 """HTTP API of the vault under ``/v1/vault/<type>/...``: one set of routes per token type, so
 each route carries its own permission (``vault:pan`` ``detokenize``...) and a caller allowed to
 detokenize emails cannot read card numbers. Values travel only in bodies, never in URLs.
+Tokenize and detokenize are the lean routes of vault.hot_endpoints; the other uses are here.
 
 A single-item call answers the item's problem with its status, but still commits: the audit
 entry of a failed detokenize must survive (PCI DSS 10.2.1.1), so errors are returned, not raised.
@@ -23,7 +24,7 @@ from core.clock import utcnow
 from core.errors import RampartError
 from core.http import DbSession
 from core.strict_json import StrictJsonRoute
-from vault import access, lifecycle, service
+from vault import access, lifecycle
 from vault.exceptions import CandidateBudgetExceeded
 from vault.oracles import (
     SCOPE_HEADER,
@@ -33,15 +34,11 @@ from vault.oracles import (
     own_scope,
     shared_scope,
 )
-from vault.records import TokenizeRequest, TokenRecord
+from vault.records import TokenRecord
 from vault.schemas import (
     DeletedBatchOut,
     DeletedItem,
     DeletedOut,
-    DetokenizeBatchIn,
-    DetokenizeBatchOut,
-    DetokenizeIn,
-    DetokenizeOut,
     ErasureOut,
     RevealBatchOut,
     RevealItem,
@@ -51,15 +48,9 @@ from vault.schemas import (
     TokenBatchOut,
     TokenIn,
     TokenItem,
-    TokenizeBatchIn,
-    TokenizeIn,
     TokenOut,
     TokensIn,
-    batch_json,
-    detokenized_json,
-    dumps,
     problem_of,
-    token_json,
 )
 from vault.types import TYPES, TokenType
 
@@ -135,98 +126,9 @@ def _items(outcomes: list[Any], convert: Callable[[Any], Any], item: type[Any]) 
 
 def _add_type_routes(token_type: TokenType) -> None:
     kind = token_type.value
-    Tokenizer = Annotated[Principal, authorize(f"vault:{kind}", "tokenize")]
-    Detokenizer = Annotated[Principal, authorize(f"vault:{kind}", "detokenize")]
     errors: dict[int | str, dict[str, Any]] = {
         status: {"description": "problem+json"} for status in (404, 410, 413, 422, 429, 503)
     }
-
-    @router.post(
-        f"/{kind}/tokens",
-        status_code=201,
-        response_model=TokenOut,
-        responses=errors,
-        operation_id=f"tokenize_{kind}",
-        openapi_extra=SCOPE_PARAMETER,
-        summary=f"Tokenize one {kind} value",
-    )
-    def tokenize_one(
-        body: TokenizeIn, request: Request, session: DbSession, caller: Tokenizer
-    ) -> Any:
-        view = caller_view(request, caller, kind)
-        try:
-            outcomes = service.tokenize_batch(
-                session,
-                tenant=caller.tenant,
-                token_type=kind,
-                items=[tokenize_request(body)],
-                actor=caller.actor,
-                view=view,
-            )
-        except CandidateBudgetExceeded as exc:
-            return over_budget(session, exc, view, kind, "tokenize", caller)
-        return tokenized_response(outcomes)
-
-    @router.post(
-        f"/{kind}/tokens/batch",
-        response_model=TokenBatchOut,
-        responses=errors,
-        operation_id=f"tokenize_{kind}_batch",
-        openapi_extra=SCOPE_PARAMETER,
-        summary=f"Tokenize up to 1000 {kind} values",
-    )
-    def tokenize_many(
-        body: TokenizeBatchIn, request: Request, session: DbSession, caller: Tokenizer
-    ) -> Any:
-        view = caller_view(request, caller, kind)
-        try:
-            outcomes = service.tokenize_batch(
-                session,
-                tenant=caller.tenant,
-                token_type=kind,
-                items=[tokenize_request(item) for item in body.items],
-                actor=caller.actor,
-                view=view,
-            )
-        except CandidateBudgetExceeded as exc:
-            return over_budget(session, exc, view, kind, "tokenize", caller)
-        return tokenized_batch_response(outcomes)
-
-    @router.post(
-        f"/{kind}/detokenize",
-        response_model=DetokenizeOut,
-        responses=errors,
-        operation_id=f"detokenize_{kind}",
-        summary=f"The {kind} value behind a token, for a declared purpose",
-    )
-    def detokenize_one(body: DetokenizeIn, session: DbSession, caller: Detokenizer) -> Any:
-        outcomes = access.detokenize_batch(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            tokens=[body.token],
-            purpose=body.purpose,
-            actor=caller.actor,
-        )
-        return detokenized_response(outcomes)
-
-    @router.post(
-        f"/{kind}/detokenize/batch",
-        response_model=DetokenizeBatchOut,
-        responses=errors,
-        operation_id=f"detokenize_{kind}_batch",
-        summary=f"The {kind} values behind up to 1000 tokens, for a declared purpose",
-    )
-    def detokenize_many(body: DetokenizeBatchIn, session: DbSession, caller: Detokenizer) -> Any:
-        outcomes = access.detokenize_batch(
-            session,
-            tenant=caller.tenant,
-            token_type=kind,
-            tokens=body.tokens,
-            purpose=body.purpose,
-            actor=caller.actor,
-        )
-        return detokenized_batch_response(outcomes)
 
     for token_use in _TOKEN_USES:
         _add_token_use_routes(kind, token_use, errors)
@@ -308,41 +210,6 @@ def _add_token_use_routes(
             )
         except CandidateBudgetExceeded as exc:
             return over_budget(session, exc, view, kind, act, caller)
-
-
-def tokenize_request(body: TokenizeIn) -> TokenizeRequest:
-    return TokenizeRequest(
-        value=body.value, subject=body.subject, ttl_seconds=body.ttl_seconds, format=body.format
-    )
-
-
-# The answers of tokenize and detokenize, shared with their hot paths (vault.hot_paths): JSON
-# written straight from the results, identical to the documented models.
-
-
-def tokenized_response(outcomes: list[Any]) -> Response:
-    (outcome,) = outcomes
-    if isinstance(outcome, RampartError):
-        return _problem(outcome)
-    status = 201 if outcome.created else 200
-    return Response(dumps(token_json(outcome)), status_code=status, media_type=JSON_MEDIA_TYPE)
-
-
-def tokenized_batch_response(outcomes: list[Any]) -> Response:
-    return Response(batch_json(outcomes, token_json), media_type=JSON_MEDIA_TYPE)
-
-
-def detokenized_response(outcomes: list[Any]) -> Response:
-    (outcome,) = outcomes
-    if isinstance(outcome, RampartError):
-        return _problem(outcome)
-    body = dumps(detokenized_json(outcome))
-    return Response(body, media_type=JSON_MEDIA_TYPE, headers=NO_STORE)
-
-
-def detokenized_batch_response(outcomes: list[Any]) -> Response:
-    body = batch_json(outcomes, detokenized_json)
-    return Response(body, media_type=JSON_MEDIA_TYPE, headers=NO_STORE)
 
 
 def _token_out(record: TokenRecord) -> TokenOut:

@@ -15,7 +15,7 @@ from core.kms.service import destroy_data_key
 from vault import repository
 from vault.keys import drop_scope, key_period, subject_scope
 from vault.models import VaultKey
-from vault.service import SAD_MAX_TTL_SECONDS
+from vault.preparation import SAD_MAX_TTL_SECONDS
 
 PURGE_BATCH = 1000
 

@@ -58,6 +58,7 @@ class Deleted:
 
 
 ItemOutcome = TokenRecord | Detokenized | Revealed | Deleted | RampartError
+Outcome = TokenRecord | RampartError  # a tokenized item's result
 
 
 @dataclass(slots=True)

@@ -196,7 +196,7 @@ def problem_of(error: RampartError) -> Problem:
     )
 
 
-# ---- the same documents as plain JSON, for the hot paths ---------------------------------------
+# ---- the same documents as plain JSON, for the lean routes (vault.hot_endpoints) ---------------
 # Building 1000 validated models per batch answer cost more than storing the batch. These give the
 # identical JSON (tests compare them with the models above) from trusted in-memory results.
 

@@ -1,6 +1,8 @@
 """Rampart protects itself: every route of the full app declares its object and action through
-``core.authz.authorize()``, except an explicit public list; every /v1 route without exception.
-A new unguarded route fails this test."""
+``core.authz.authorize()`` (or, for a lean route that guards itself with
+``core.authz.grant_access``, ``declare_permission`` on its endpoint), except an explicit public
+list; every /v1 route without exception. A new unguarded route fails this test, and every /v1
+route must really refuse a caller without a token."""
 
 from __future__ import annotations
 
@@ -92,7 +94,8 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], list[tuple[str, str
         dependant: Dependant | None = getattr(context, "dependant", None)
         guards = []
         if dependant is not None:
-            guards = [p for p in map(permission_of, _calls(dependant)) if p is not None]
+            calls = [dependant.call, *_calls(dependant)] if dependant.call else _calls(dependant)
+            guards = [p for p in map(permission_of, calls) if p is not None]
         for method in sorted(context.methods or {"*"}):
             table[(method, path)] = guards
     return table
@@ -118,6 +121,7 @@ def test_every_v1_route_has_exactly_one_guard(full_app: FastAPI) -> None:
     assert {key: guards for key, guards in v1.items() if len(guards) != 1} == {}
     assert not [key for key in v1 if key in PUBLIC_ROUTES]
     assert v1[("POST", "/v1/vault/pan/detokenize")] == [("vault:pan", "detokenize")]
+    assert v1[("POST", "/v1/vault/email/tokens/batch")] == [("vault:email", "tokenize")]
 
 
 def test_the_public_list_names_only_routes_that_exist(full_app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from core.errors import RampartError
 from core.sensitive import luhn_valid
 from core.settings import Settings, get_settings
 from tests.vault.conftest import TEST_TENANT
-from vault import access, service
+from vault import access, service, token_rows
 from vault.exceptions import (
     LuhnCheckFailed,
     PurposeInvalid,
@@ -256,14 +256,14 @@ def test_a_taken_token_is_drawn_again_in_a_batch(
     cannot take it, the rows go in one by one, and only the colliding item draws again."""
     (first,) = _tokenize(sessions, "pan", PANS[0])
     assert isinstance(first, TokenRecord)
-    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    real_generate: Callable[..., str] = token_rows.generate_token  # type: ignore[attr-defined]
     draws: list[str] = []
 
     def collide_once(*args: object) -> str:
         draws.append(first.token if not draws else real_generate(*args))
         return draws[-1]
 
-    monkeypatch.setattr(service, "generate_token", collide_once)
+    monkeypatch.setattr(token_rows, "generate_token", collide_once)
     records = _tokenize(sessions, "pan", PANS[1], PANS[2])
     assert all(isinstance(r, TokenRecord) for r in records)
     tokens = [r.token for r in records if isinstance(r, TokenRecord)]

@@ -1,6 +1,6 @@
-"""The hot paths of tokenize and detokenize (vault.hot_paths, server.fast_paths): the same answers
-as the documented routes, their writes and audit entries committed together by the group commit
-before the answer, and everything unusual left to the routes."""
+"""The lean routes of tokenize and detokenize (vault.hot_endpoints): the documented answers, no
+dependency for FastAPI to solve, every refusal and bad body a problem, and their writes and audit
+entries committed together by the group commit before the answer."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from core.audit.models import AuditEntry
 from core.audit.verification import verify
 from core.audit.writer import close_audit_writer, get_audit_writer
 from core.settings import Settings
-from server.fast_paths import FAST_PATH_REQUESTS
 from tests.vault.conftest import CHECKOUT, CRM, AllowTable
 from vault.models import VaultToken
 from vault.schemas import DetokenizeBatchOut, DetokenizeOut, TokenBatchOut, TokenOut
@@ -31,21 +30,6 @@ def _fresh_writer() -> Iterator[None]:
     close_audit_writer()  # the writer of this test's database, not a previous test's
     yield
     close_audit_writer()
-
-
-@pytest.fixture
-def routed(local_kms: Settings, allow_table: AllowTable) -> Iterator[TestClient]:
-    """The same application with its hot paths switched off: every request is routed."""
-    from server.app import create_app
-
-    settings = local_kms.model_copy(update={"fast_paths": False})
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield client
-
-
-def _served(path: str, answered: str) -> float:
-    value = FAST_PATH_REQUESTS.labels(path, answered)._value.get()
-    return float(value)
 
 
 def _stable(document: Any) -> Any:
@@ -67,53 +51,94 @@ def _token(client: TestClient, kind: str, value: str, auth: str = CHECKOUT) -> s
     return str(answer.json()["token"])
 
 
-def test_hot_answers_equal_routed_answers(api: TestClient, routed: TestClient) -> None:
-    path = "/v1/vault/pan/tokens"
-    batch_path = "/v1/vault/pan/tokens/batch"
-    fast_before = _served(path, "fast")
-    routed_before = _served(path, "routed")
+def test_tokenize_answers_are_the_documented_models(api: TestClient) -> None:
     single = {"value": "4111 1111 1111 1111", "format": "pan_first6_last4", "ttl_seconds": 600}
     batch = {"items": [{"value": "5555555555554444"}, {"value": "4111111111111112"}]}
-    hot = [_post(api, path, single), _post(api, batch_path, batch)]
-    slow = [_post(routed, path, single), _post(routed, batch_path, batch)]
-    for fast_answer, routed_answer in zip(hot, slow, strict=True):
-        assert fast_answer.status_code == routed_answer.status_code
-        assert fast_answer.headers["content-type"] == routed_answer.headers["content-type"]
-        assert _stable(fast_answer.json()) == _stable(routed_answer.json())
-    TokenOut.model_validate_json(hot[0].content)
-    items = TokenBatchOut.model_validate_json(hot[1].content).items
-    assert items[0].result is not None and items[1].error is not None
-    assert items[1].error.type.endswith("vault-value-invalid") or items[1].error.status == 422
-    # Served by the hot path on one application; the other has no hot path to count.
-    assert _served(path, "fast") == fast_before + 1
-    assert _served(path, "routed") == routed_before
-    # Same security headers and request id as any routed answer.
+    one = _post(api, "/v1/vault/pan/tokens", single)
+    many = _post(api, "/v1/vault/pan/tokens/batch", batch)
+    assert (one.status_code, many.status_code) == (201, 200)
+    assert one.headers["content-type"] == many.headers["content-type"] == "application/json"
+    out = TokenOut.model_validate_json(one.content)
+    assert (out.type, out.format, out.fingerprint) == ("pan", "pan_first6_last4", None)
+    assert out.token.startswith("411111") and out.token.endswith("1111")
+    assert out.expires_at is not None
+    assert _stable(one.json()) == {
+        "type": "pan",
+        "format": "pan_first6_last4",
+        "deterministic": False,
+        "single_use": False,
+        "subject": None,
+        "created": True,
+    }
+    items = TokenBatchOut.model_validate_json(many.content).items
+    assert [item.index for item in items] == [0, 1]
+    assert items[0].result is not None and items[0].error is None
+    assert items[1].result is None and items[1].error is not None
+    assert items[1].error.status == 422 and items[1].error.type.endswith("vault-luhn-failed")
+    # Same security headers and request id as any answer (the edge middleware wraps the route).
     for header in ("x-request-id", "content-security-policy", "cache-control"):
-        assert header in hot[0].headers
+        assert header in one.headers
 
 
-def test_detokenize_hot_equals_routed(api: TestClient, routed: TestClient) -> None:
+def test_detokenize_answers_are_the_documented_models(api: TestClient) -> None:
     token = _token(api, "pan", "4111111111111111")
     other = _token(api, "pan", "5555555555554444")
-    single = {"token": token, "purpose": "payment.capture"}
-    batch = {"tokens": [other, "tok_pan_missing"], "purpose": "payment.capture"}
-    for path, body, model in (
-        ("/v1/vault/pan/detokenize", single, DetokenizeOut),
-        ("/v1/vault/pan/detokenize/batch", batch, DetokenizeBatchOut),
-    ):
-        before = _served(path, "fast")
-        fast_answer, routed_answer = _post(api, path, body), _post(routed, path, body)
-        assert _served(path, "fast") == before + 1
-        assert fast_answer.status_code == routed_answer.status_code == 200
-        assert fast_answer.headers["cache-control"] == "no-store"
-        assert _stable(fast_answer.json()) == _stable(routed_answer.json())
-        model.model_validate_json(fast_answer.content)
-    assert _post(api, "/v1/vault/pan/detokenize", single).json()["value"] == "4111111111111111"
+    single = _post(api, "/v1/vault/pan/detokenize", {"token": token, "purpose": "payment.capture"})
+    batch = _post(
+        api,
+        "/v1/vault/pan/detokenize/batch",
+        {"tokens": [other, "tok_pan_missing"], "purpose": "payment.capture"},
+    )
+    for answer in (single, batch):
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+        assert answer.headers["content-type"] == "application/json"
+    assert DetokenizeOut.model_validate_json(single.content).value == "4111111111111111"
+    assert _stable(single.json()) == {"value": "4111111111111111"}
+    items = DetokenizeBatchOut.model_validate_json(batch.content).items
+    assert items[0].result is not None and items[0].result.value == "5555555555554444"
+    assert items[1].error is not None and items[1].error.type.endswith("vault-token-malformed")
 
 
-def test_refusals_and_bad_bodies_are_routed(api: TestClient, allow_table: AllowTable) -> None:
+def test_the_routes_are_lean_and_documented(api: TestClient) -> None:
+    """Plain async endpoints taking only the request: FastAPI solves no dependency, reads no
+    body, makes no threadpool hop; the OpenAPI document still has their bodies and answers."""
+    import inspect
+
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    lean = {f"/v1/vault/pan/{path}" for path in ("tokens", "tokens/batch", "detokenize")}
+    lean.add("/v1/vault/pan/detokenize/batch")
+    routes = [
+        context.original_route
+        for context in iter_route_contexts(api.app.routes)  # type: ignore[attr-defined]
+        if context.path in lean and isinstance(context.original_route, APIRoute)
+    ]
+    assert len(routes) == len(lean)
+    for route in routes:
+        assert inspect.iscoroutinefunction(route.endpoint), route.path
+        assert route.dependant.dependencies == [] and route.body_field is None, route.path
+        params = route.dependant
+        assert not (params.query_params or params.header_params or params.cookie_params)
+    paths = api.get("/openapi.json").json()["paths"]
+    tokenize = paths["/v1/vault/pan/tokens"]["post"]
+    schema = tokenize["requestBody"]["content"]["application/json"]["schema"]
+    assert "value" in schema["required"] and schema["additionalProperties"] is False
+    assert tokenize["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TokenOut"
+    }
+    batch = paths["/v1/vault/pan/tokens/batch"]["post"]["requestBody"]["content"]
+    item = batch["application/json"]["schema"]["properties"]["items"]["items"]
+    assert "value" in item["properties"]  # nested models written in place, not dangling refs
+    assert (
+        "purpose"
+        in paths["/v1/vault/pan/detokenize"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]["required"]
+    )
+
+
+def test_refusals_and_bad_bodies_are_problems(api: TestClient, allow_table: AllowTable) -> None:
     path = "/v1/vault/pan/tokens"
-    before = _served(path, "routed")
     unknown = _post(api, path, {"value": "4111111111111111"}, auth="Bearer nobody")
     denied = _post(api, path, {"value": "4111111111111111"}, auth=CRM)
     malformed = api.post(
@@ -124,7 +149,18 @@ def test_refusals_and_bad_bodies_are_routed(api: TestClient, allow_table: AllowT
     assert malformed.status_code == extra.status_code == 422
     for answer in (unknown, denied, malformed, extra):
         assert answer.headers["content-type"] == PROBLEM
-    assert _served(path, "routed") == before + 4
+    assert [e["loc"] for e in extra.json()["errors"]] == [["body", "unexpected"]]
+    assert "4111111111111111" not in malformed.text + extra.text
+    auth = {"Authorization": CHECKOUT}
+    not_json = api.post(path, content=b"{}", headers={**auth, "Content-Type": "text/plain"})
+    empty = api.post(path, content=b"", headers={**auth, "Content-Type": "application/json"})
+    broken = api.post(
+        path, content=b'{"value": ', headers={**auth, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == empty.status_code == broken.status_code == 422
+    assert [e["type"] for e in empty.json()["errors"]] == ["missing"]
+    assert [e["type"] for e in broken.json()["errors"]] == ["json_invalid"]
+    assert broken.json()["errors"][0]["loc"][0] == "body"
     purpose = _post(
         api, "/v1/vault/pan/detokenize", {"token": "tok_pan_x", "purpose": "No Purpose!"}
     )
@@ -133,7 +169,7 @@ def test_refusals_and_bad_bodies_are_routed(api: TestClient, allow_table: AllowT
     assert oversize.status_code in (413, 422) and oversize.headers["content-type"] == PROBLEM
 
 
-def test_hot_writes_commit_with_their_audit_entries(
+def test_writes_commit_with_their_audit_entries(
     api: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     token = _token(api, "pan", "4111111111111111")
@@ -193,12 +229,12 @@ def test_store_failure_answers_503_and_keeps_nothing(
     api: TestClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.errors import KmsUnavailable
-    from vault import service
+    from vault import storing
 
     def unreachable(*_args: Any, **_kwargs: Any) -> Any:
         raise KmsUnavailable("the key service is unreachable")
 
-    monkeypatch.setattr(service, "scope_keys", unreachable)
+    monkeypatch.setattr(storing, "scope_keys", unreachable)
     answer = _post(api, "/v1/vault/pan/tokens", {"value": "4111111111111111"})
     assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
     assert "request_id" in answer.json()
@@ -217,10 +253,10 @@ def test_a_batch_with_a_taken_token_is_stored_one_by_one(
     """Two requests in one shared transaction draw the same token: the shared insert cannot
     store both, so the batch is run again request by request, each drawing its own token."""
     from core.audit.service import prepare_event
-    from vault import service
+    from vault import service, token_rows
     from vault.records import TokenizeRequest
 
-    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    real_generate: Callable[..., str] = token_rows.generate_token  # type: ignore[attr-defined]
     calls: list[str] = []
 
     def same_token_twice(*args: Any) -> str:
@@ -228,7 +264,7 @@ def test_a_batch_with_a_taken_token_is_stored_one_by_one(
         calls.append(calls[0] if len(calls) == 1 else token)
         return calls[-1]
 
-    monkeypatch.setattr(service, "generate_token", same_token_twice)
+    monkeypatch.setattr(token_rows, "generate_token", same_token_twice)
 
     def work(batch: service.PreparedBatch) -> Any:
         def run(session: Session) -> Any:
@@ -263,8 +299,8 @@ def test_an_audited_allow_stays_on_record_when_the_access_fails(
     sessions: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The routed guard commits `authz.allowed` for a detokenize before the endpoint runs; the
-    hot path commits it with the request, and on its own when the request's work fails."""
+    """The lean guard's `authz.allowed` of a detokenize commits with the request, and on its own
+    when the request's work fails (as a guard recording it before the endpoint ran would)."""
     from core import authz
     from core.audit.service import EventFields
     from core.errors import KmsUnavailable
@@ -288,10 +324,8 @@ def test_an_audited_allow_stays_on_record_when_the_access_fails(
 
     monkeypatch.setattr(access, "load_data_key", unreachable)
     path = "/v1/vault/pan/detokenize"
-    before = _served(path, "fast")
     answer = _post(api, path, {"token": token, "purpose": "payment.capture"})
     assert answer.status_code == 503 and answer.headers["content-type"] == PROBLEM
-    assert _served(path, "fast") == before + 1  # answered by the hot path, not routed
     with sessions() as db:
         kinds = list(db.scalars(select(AuditEntry.event_type)))
     assert kinds.count("authz.allowed") == 1 and "vault.detokenized" not in kinds
@@ -302,17 +336,17 @@ def test_a_drafted_batch_alone_with_a_taken_token_is_stored_all_or_none(
 ) -> None:
     """A batch alone in its transaction inserts its drafted rows all or none: when one token is
     taken, none stays from that attempt and the batch is stored again, drawing afresh."""
-    from vault import service
+    from vault import token_rows
 
     first = _token(api, "pan", "4111111111111111")
-    real_generate: Callable[..., str] = service.generate_token  # type: ignore[attr-defined]
+    real_generate: Callable[..., str] = token_rows.generate_token  # type: ignore[attr-defined]
     draws: list[str] = []
 
     def second_draw_taken(*args: Any) -> str:
         draws.append(first if len(draws) == 1 else real_generate(*args))
         return draws[-1]
 
-    monkeypatch.setattr(service, "generate_token", second_draw_taken)
+    monkeypatch.setattr(token_rows, "generate_token", second_draw_taken)
     answer = _post(
         api,
         "/v1/vault/pan/tokens/batch",
