@@ -48,14 +48,17 @@ JOB_MODULES: tuple[str, ...] = (
 
 
 # Every module exposing a FastAPI `router` the app includes (e.g. "vault.endpoints").
+# Order is routing cost: a request walks the routes in this order until one matches (1-2 µs a
+# route in FastAPI), so the paths services call by the thousand come first. Routes are distinct
+# by path and method, so the order changes nothing else.
 ROUTER_MODULES: tuple[str, ...] = (
-    "iam.oauth2.endpoints",
+    "iam.oauth2.endpoints",  # ~15 routes
+    "vault.hot_endpoints",  # tokenize and detokenize: lean routes (no dependencies to solve)
+    "policies.endpoints",  # /v1/authz/check
     "iam.pages.endpoints",
     "vault.endpoints",
-    "vault.hot_endpoints",  # tokenize and detokenize: lean routes (no dependencies to solve)
     "vault.proxy.endpoints",
     "vault.proxy.inbound_endpoints",  # /proxy/in: the sender signs, no bearer (docs/vault.md)
-    "policies.endpoints",
     "compliance.endpoints",
     "compliance.reviews_endpoints",
     "compliance.remediation_endpoints",
