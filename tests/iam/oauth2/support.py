@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,3 +124,12 @@ def redeem(http: TestClient, app: RegisteredApp, code: str, verifier: str, **ext
 def audit_events(db: Session, event_type: str) -> list[AuditEntry]:
     db.expire_all()
     return list(db.execute(select(AuditEntry).where(AuditEntry.event_type == event_type)).scalars())
+
+
+def introspected_active(base: str, introspector: tuple[str, str], token: str) -> bool:
+    """``active`` of a real server's introspection answer (``introspector``: Basic id, secret)."""
+    response = httpx.post(
+        base + "/oauth2/introspect", data={"token": token}, auth=introspector, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    return bool(response.json()["active"])

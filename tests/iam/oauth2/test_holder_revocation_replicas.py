@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli
 from core.settings import Settings
+from tests.iam.oauth2.support import introspected_active
 from tests.policies.authz_support import (
     add_policy_lines,
     authz_settings,
@@ -37,14 +38,6 @@ def _detokenize_status(base: str, token: str, vault_token: str) -> int:
         timeout=5,
     )
     return response.status_code
-
-
-def _active(base: str, introspector: tuple[str, str], token: str) -> bool:
-    response = httpx.post(
-        base + "/oauth2/introspect", data={"token": token}, auth=introspector, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    return bool(response.json()["active"])
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -79,7 +72,7 @@ def test_a_deleted_clients_token_is_refused_by_every_replica_within_a_second(
         for base in replicas:  # each caches the token as verified and not revoked
             for _ in range(3):
                 assert _detokenize_status(base, token, vault_token) == 200
-            assert _active(base, introspector, token)
+            assert introspected_active(base, introspector, token)
 
         deleted = runner.invoke(cli, ["client", "delete", client.client_id, "--yes"])
         assert deleted.exit_code == 0, deleted.output
@@ -90,6 +83,6 @@ def test_a_deleted_clients_token_is_refused_by_every_replica_within_a_second(
                 assert time.monotonic() - committed < 5, f"{base} still honours the token"
                 time.sleep(0.02)
             delays.append(time.monotonic() - committed)
-            assert not _active(base, introspector, token)  # exact: at once
+            assert not introspected_active(base, introspector, token)  # exact: at once
     print(f"revocation delays across replicas: {delays}")  # noqa: T201 - reported figure
     assert max(delays) < LIMIT_SECONDS + MEASURING_SLACK, delays

@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.settings import Settings
 from iam.oauth2 import revocation_feed
 from iam.oauth2.token_store import REVOCATION_CACHE_SECONDS, guard_revocations
+from tests.iam.oauth2.support import introspected_active
 from tests.policies.authz_support import authz_settings, make_service_client
 from tests.policies.processes import rampart_process
 
@@ -57,14 +58,6 @@ def test_a_published_revocation_overrides_a_trusted_answer(
     assert guard_revocations.is_revoked("jti-feed-1", lambda: False) is True
 
 
-def _active(base: str, introspector: tuple[str, str], token: str) -> bool:
-    response = httpx.post(
-        base + "/oauth2/introspect", data={"token": token}, auth=introspector, timeout=5
-    )
-    assert response.status_code == 200, response.text
-    return bool(response.json()["active"])
-
-
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_token_revoked_on_one_replica_is_refused_by_another_within_a_second(
     authz_settings: Settings, redis_url: str
@@ -84,9 +77,11 @@ def test_a_token_revoked_on_one_replica_is_refused_by_another_within_a_second(
         assert issued.status_code == 200, issued.text
         token = issued.json()["access_token"]
         for base in (first, second):
-            assert _active(base, introspector, token)  # starts each process's subscriber
+            # the first answer starts each process's subscriber
+            assert introspected_active(base, introspector, token)
         time.sleep(REVOCATION_CACHE_SECONDS + 0.2)  # subscribed: answers now trusted for 5 s
-        assert _active(second, introspector, token)  # remembered as not revoked, for 5 s
+        # remembered as not revoked, for 5 s
+        assert introspected_active(second, introspector, token)
         revoked = httpx.post(
             first + "/oauth2/revoke",
             data={"token": token},
@@ -94,7 +89,7 @@ def test_a_token_revoked_on_one_replica_is_refused_by_another_within_a_second(
         )
         assert revoked.status_code == 200, revoked.text
         committed = time.monotonic()
-        while _active(second, introspector, token):
+        while introspected_active(second, introspector, token):
             assert time.monotonic() - committed < revocation_feed.FEED_TRUST_SECONDS
             time.sleep(0.02)
         delay = time.monotonic() - committed
